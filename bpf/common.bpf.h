@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel-only helpers shared by every sockscope BPF object: the maps, the
+ * load-time filters, event reservation and the execution-context capture.
+ *
+ * The .bpf.c files are compiled separately and linked by `bpftool gen object`.
+ * Maps and filter globals are defined here as __weak so that each object
+ * carries an identical definition and the linker merges them into one.
+ */
+#ifndef SOCKSCOPE_COMMON_BPF_H
+#define SOCKSCOPE_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "sockscope.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+
+/* ---- load-time filters (rodata, set by userspace before load; 0 = off) ---- */
+
+/* Only sockets of traced tasks (traced_tgids, or targ_comm) are reported. */
+const volatile bool filter_by_task __weak = false;
+/* Children forked by traced tasks become traced (spawned commands). */
+const volatile bool follow_children __weak = false;
+const volatile char targ_comm[SK_COMM_LEN] __weak = {};
+const volatile __u16 targ_family __weak = 0;
+const volatile __u32 targ_nports __weak = 0;
+const volatile __u16 targ_ports[SK_MAX_FILTER_PORTS] __weak = {};
+
+/* ---- maps ---- */
+
+/* Every record for userspace; size set by userspace (--ringbuf-size). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps") __weak;
+
+/* Lost records, per cause (enum sk_drop_cause), per CPU. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SK_DROP_CAUSES);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps") __weak;
+
+/* Whether this CPU is serving a softirq or a hardirq right now. */
+struct cpu_ctx {
+	__u32 softirq_vec; /* vector + 1 while in a softirq, 0 outside */
+	__u32 hardirq_depth;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cpu_ctx);
+} cpu_ctxs SEC(".maps") __weak;
+
+/* Task filter: tgids to trace (--pid, spawned command and its children).
+ * Bounded: userspace adds at most SK_MAX_PIDS; children are removed on exit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u8);
+} traced_tgids SEC(".maps") __weak;
+
+struct port_key {
+	__u32 netns;
+	__u16 port; /* host byte order */
+	__u16 pad;
+};
+
+/* Task filter: local endpoints (netns, port) of the traced tasks' sockets,
+ * so that softirq work on them (which runs in any task's context) is kept.
+ * LRU: an entry whose close was missed is evicted, never leaked. */
+struct tracked_sock {
+	__u64 sk;
+	__u32 tgid;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct port_key);
+	__type(value, struct tracked_sock);
+} tracked_ports SEC(".maps") __weak;
+
+/* Listening sockets by (netns, port): the owner (the task that called
+ * listen()) and the socket, read for accept-queue lengths. LRU-bounded. */
+struct listener_info {
+	__u64 sk;
+	__u64 task; /* task_struct of the owner, checked against tgid before use */
+	__u32 tgid;
+	__u32 pad;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct port_key);
+	__type(value, struct listener_info);
+} listeners SEC(".maps") __weak;
+
+/* Threads blocked in accept(), per listening socket: how many. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} accepting SEC(".maps") __weak;
+
+/* ---- helpers ---- */
+
+static __always_inline void count_drop(__u32 cause)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &cause);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline __u8 exec_ctx(void)
+{
+	__u32 zero = 0;
+	struct cpu_ctx *c = bpf_map_lookup_elem(&cpu_ctxs, &zero);
+	if (!c)
+		return SK_CTX_PROCESS;
+	if (c->hardirq_depth)
+		return SK_CTX_IRQ;
+	if (c->softirq_vec)
+		return SK_CTX_SOFTIRQ;
+	return SK_CTX_PROCESS;
+}
+
+static __always_inline __u32 current_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
+static __always_inline bool comm_matches(void)
+{
+	char comm[SK_COMM_LEN];
+	bpf_get_current_comm(comm, sizeof(comm));
+#pragma unroll
+	for (int i = 0; i < SK_COMM_LEN; i++) {
+		if (comm[i] != targ_comm[i])
+			return false;
+		if (comm[i] == 0)
+			return true;
+	}
+	return true;
+}
+
+/* Is the current task one we trace? True when no task filter is set. */
+static __always_inline bool task_traced(void)
+{
+	if (!filter_by_task)
+		return true;
+	__u32 tgid = current_tgid();
+	if (bpf_map_lookup_elem(&traced_tgids, &tgid))
+		return true;
+	return targ_comm[0] && comm_matches();
+}
+
+static __always_inline bool family_passes(__u16 family)
+{
+	return !targ_family || family == targ_family;
+}
+
+static __always_inline bool ports_pass(__u16 a, __u16 b)
+{
+	if (!targ_nports)
+		return true;
+#pragma unroll
+	for (int i = 0; i < SK_MAX_FILTER_PORTS; i++) {
+		if (i >= targ_nports)
+			break;
+		if (targ_ports[i] == a || targ_ports[i] == b)
+			return true;
+	}
+	return false;
+}
+
+/* Task filter for events that may run in a borrowed context: kept when the
+ * local endpoint belongs to a traced task, or when the traced task itself
+ * is running it (process context). */
+static __always_inline bool endpoint_traced(__u32 netns, __u16 lport, __u8 ctx)
+{
+	if (!filter_by_task)
+		return true;
+	struct port_key k = {.netns = netns, .port = lport};
+	if (bpf_map_lookup_elem(&tracked_ports, &k))
+		return true;
+	return ctx == SK_CTX_PROCESS && task_traced();
+}
+
+static __always_inline void track_endpoint(__u32 netns, __u16 lport, __u64 sk)
+{
+	if (!filter_by_task || !lport)
+		return;
+	struct port_key k = {.netns = netns, .port = lport};
+	struct tracked_sock v = {.sk = sk, .tgid = current_tgid()};
+	if (bpf_map_update_elem(&tracked_ports, &k, &v, BPF_ANY))
+		count_drop(SK_DROP_TRACKED_FULL);
+}
+
+static __always_inline void untrack_endpoint(__u32 netns, __u16 lport, __u64 sk)
+{
+	if (!filter_by_task)
+		return;
+	struct port_key k = {.netns = netns, .port = lport};
+	struct tracked_sock *v = bpf_map_lookup_elem(&tracked_ports, &k);
+	if (v && v->sk == sk)
+		bpf_map_delete_elem(&tracked_ports, &k);
+}
+
+/* Reserve a record and fill what every record carries. */
+static __always_inline struct sk_event *reserve_event(__u32 kind, __u8 ctx)
+{
+	struct sk_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop(SK_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	__u64 id = bpf_get_current_pid_tgid();
+	e->kind = kind;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->cpu = bpf_get_smp_processor_id();
+	e->ctx = ctx;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	return e;
+}
+
+static __always_inline void submit_event(struct sk_event *e)
+{
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* ---- reading sockets ---- */
+
+static __always_inline __u32 sock_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* A socket's 4-tuple, as the kernel holds it now. */
+struct sk_tuple {
+	__u32 netns;
+	__u16 family;
+	__u16 sport;
+	__u16 dport;
+	__u16 pad;
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+static __always_inline void read_tuple(const struct sock *sk, struct sk_tuple *t)
+{
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	t->netns = sock_netns(sk);
+	/* Explicit sizes: BPF_CORE_READ_INTO would copy sizeof(*dst), one byte. */
+	if (t->family == AF_INET) {
+		bpf_core_read(t->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->daddr, 4, &sk->__sk_common.skc_daddr);
+	} else {
+		bpf_core_read(t->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+}
+
+static __always_inline void put_tuple(struct sk_event *e, const struct sk_tuple *t)
+{
+	e->netns = t->netns;
+	e->family = t->family;
+	e->sport = t->sport;
+	e->dport = t->dport;
+	__builtin_memcpy(e->saddr, t->saddr, 16);
+	__builtin_memcpy(e->daddr, t->daddr, 16);
+}
+
+/* The TCP socket behind a file descriptor of the current task, or NULL
+ * when the fd is not an IPv4/IPv6 TCP socket. */
+static __always_inline struct sock *tcp_sock_from_fd(int fd)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	if (!f)
+		return NULL;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return NULL;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (family != AF_INET && family != AF_INET6)
+		return NULL;
+	return sk;
+}
+
+/* task_struct::state was renamed __state in 5.14. */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u32 task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+/* Accept-queue figures and the owner's state for a listener on (netns, port). */
+static __always_inline void put_listener(struct sk_event *e, __u32 netns, __u16 port)
+{
+	struct port_key k = {.netns = netns, .port = port};
+	struct listener_info *l = bpf_map_lookup_elem(&listeners, &k);
+	if (!l)
+		return;
+	struct sock *lsk = (struct sock *)l->sk;
+	e->queue_len = BPF_CORE_READ(lsk, sk_ack_backlog);
+	e->queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog);
+	struct task_struct *owner = (struct task_struct *)l->task;
+	/* The saved task may have exited and been reused: trust it only while
+	 * its tgid is still the owner's. */
+	if (owner && BPF_CORE_READ(owner, tgid) == l->tgid) {
+		e->owner_pid = l->tgid;
+		e->owner_state = task_state(owner);
+		e->owner_flags |= SK_OWNER_KNOWN;
+	}
+	__u64 lskv = l->sk;
+	__u32 *waiting = bpf_map_lookup_elem(&accepting, &lskv);
+	if (waiting && *waiting)
+		e->owner_flags |= SK_OWNER_IN_ACCEPT;
+}
+
+#endif /* SOCKSCOPE_COMMON_BPF_H */

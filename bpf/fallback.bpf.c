@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The kernel layer from hooks that every kernel since 4.16 offers, kprobes
+ * and fentry or not:
+ *  - sock:inet_sock_set_state: every TCP state change; CLOSE->LISTEN is the
+ *    kernel's listen, a child's SYN_RECV->ESTABLISHED the completed
+ *    handshake (the child is already on the listener's accept queue then:
+ *    inet_csk_complete_hashdance runs before tcp_rcv_state_process).
+ *  - sock_ops on the root cgroup: the request socket made when a SYN comes in
+ *    (it has no state-change tracepoint), and the connecting socket once its
+ *    local port is chosen.
+ */
+#include "common.bpf.h"
+
+/* Network namespace inode numbers by netns cookie. sock_ops programs can only
+ * ask for the cookie (bpf_get_netns_cookie); every other record names the
+ * namespace by inode number. Filled when a socket starts listening. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u32);
+} netns_by_cookie SEC(".maps");
+
+#define TCP_ESTABLISHED_ 1
+#define TCP_SYN_SENT_ 2
+#define TCP_SYN_RECV_ 3
+#define TCP_CLOSE_ 7
+#define TCP_LISTEN_ 10
+
+static __always_inline void remember_listener(struct sock *sk, __u32 netns, __u16 port)
+{
+	struct port_key k = {.netns = netns, .port = port};
+	struct listener_info l = {
+		.sk = (__u64)sk,
+		.task = bpf_get_current_task(),
+		.tgid = current_tgid(),
+	};
+	bpf_map_update_elem(&listeners, &k, &l, BPF_ANY);
+}
+
+static __always_inline void forget_listener(__u64 sk, __u32 netns, __u16 port)
+{
+	struct port_key k = {.netns = netns, .port = port};
+	struct listener_info *l = bpf_map_lookup_elem(&listeners, &k);
+	if (l && l->sk == sk)
+		bpf_map_delete_elem(&listeners, &k);
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	struct sock *sk = (struct sock *)ctx->skaddr;
+	int oldstate = ctx->oldstate, newstate = ctx->newstate;
+	struct sk_tuple t = {.family = ctx->family, .sport = ctx->sport, .dport = ctx->dport};
+	t.netns = sock_netns(sk);
+	/* Tracepoint context fields are copied with a helper: the verifier does
+	 * not allow loads through a ctx pointer plus an offset. */
+	if (t.family == AF_INET) {
+		bpf_probe_read_kernel(t.saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(t.daddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(t.saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
+	}
+
+	__u8 ctxk = exec_ctx();
+	bool keep = family_passes(t.family) && ports_pass(t.sport, t.dport) &&
+		    endpoint_traced(t.netns, t.sport, ctxk);
+
+	/* Bookkeeping does not depend on the filters. */
+	if (newstate == TCP_LISTEN_) {
+		remember_listener(sk, t.netns, t.sport);
+		__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
+		bpf_map_update_elem(&netns_by_cookie, &cookie, &t.netns, BPF_ANY);
+	}
+	else if (oldstate == TCP_LISTEN_ && newstate == TCP_CLOSE_)
+		forget_listener((__u64)sk, t.netns, t.sport);
+	if (newstate == TCP_CLOSE_)
+		untrack_endpoint(t.netns, t.sport, (__u64)sk);
+	if (!keep)
+		return 0;
+
+	__u32 kind = 0;
+	if (oldstate == TCP_CLOSE_ && newstate == TCP_LISTEN_)
+		kind = SK_K_LISTEN;
+	else if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_)
+		kind = SK_K_ESTABLISHED;
+
+	struct sk_event *e = reserve_event(SK_K_STATE, ctxk);
+	if (!e)
+		return 0;
+	e->sk = (__u64)sk;
+	e->old_state = oldstate;
+	e->new_state = newstate;
+	put_tuple(e, &t);
+	submit_event(e);
+	if (!kind)
+		return 0;
+
+	e = reserve_event(kind, ctxk);
+	if (!e)
+		return 0;
+	e->sk = (__u64)sk;
+	e->old_state = oldstate;
+	e->new_state = newstate;
+	put_tuple(e, &t);
+	if (kind == SK_K_LISTEN) {
+		e->backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+		e->queue_max = e->backlog;
+	} else {
+		put_listener(e, t.netns, t.sport);
+	}
+	submit_event(e);
+	return 0;
+}
+
+/* bpf_sock_ops::sk is a PTR_TO_SOCKET that the verifier will not let us do
+ * arithmetic on; copying it through the stack gives a plain address to read
+ * the socket with bpf_probe_read_kernel. It is NULL for request sockets. */
+static __always_inline struct sock *sock_ops_sk(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *bs = ctx->sk;
+	__u64 addr = 0;
+	if (!bs)
+		return NULL;
+	bpf_probe_read_kernel(&addr, sizeof(addr), &bs);
+	return (struct sock *)addr;
+}
+
+SEC("sockops")
+int sock_ops(struct bpf_sock_ops *ctx)
+{
+	/* Every context field is loaded once, up front: the verifier rejects
+	 * loads through a ctx pointer plus an offset, which the compiler makes
+	 * when a load sits in a branch. */
+	__u32 op = ctx->op, fullsock = ctx->is_fullsock, family = ctx->family;
+	__u32 lport = ctx->local_port, rport = ctx->remote_port;
+	__u32 l4 = ctx->local_ip4, r4 = ctx->remote_ip4;
+	__u32 l6[4] = {ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2], ctx->local_ip6[3]};
+	__u32 r6[4] = {ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2], ctx->remote_ip6[3]};
+
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		/* The local port is chosen by now, before the SYN goes out. */
+		struct sock *sk = sock_ops_sk(ctx);
+		if (sk && filter_by_task && task_traced())
+			track_endpoint(sock_netns(sk), lport, (__u64)sk);
+		return 1;
+	}
+	/* tcp_conn_request() calls TIMEOUT_INIT once for each request socket it
+	 * makes (a SYN that was not dropped), before the SYN-ACK is sent. */
+	if (op != BPF_SOCK_OPS_TIMEOUT_INIT || fullsock)
+		return 1;
+
+	/* remote_port holds the network-order port in its first two bytes. */
+	struct sk_tuple t = {.family = family, .sport = lport, .dport = (__u16)bpf_ntohl(rport)};
+	__u64 cookie = bpf_get_netns_cookie(ctx);
+	__u32 *inum = bpf_map_lookup_elem(&netns_by_cookie, &cookie);
+	t.netns = inum ? *inum : 0;
+	if (family == AF_INET) {
+		__builtin_memcpy(t.saddr, &l4, 4);
+		__builtin_memcpy(t.daddr, &r4, 4);
+	} else {
+		__builtin_memcpy(t.saddr, l6, 16);
+		__builtin_memcpy(t.daddr, r6, 16);
+	}
+	__u8 ctxk = exec_ctx();
+	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport) ||
+	    !endpoint_traced(t.netns, t.sport, ctxk))
+		return 1;
+	struct sk_event *e = reserve_event(SK_K_SYN_RECV, ctxk);
+	if (!e)
+		return 1;
+	e->backend = SK_BACKEND_SOCK_OPS;
+	put_tuple(e, &t);
+	put_listener(e, t.netns, t.sport);
+	submit_event(e);
+	return 1;
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The packet layer: TCP handshake packets (SYN, SYN-ACK, the final ACK) plus
+ * RST and FIN, as each device sends (net:net_dev_start_xmit, before the
+ * driver owns the skb) and receives them (net:netif_receive_skb).
+ *
+ * On loopback every packet is seen twice, tx then rx, on `lo`; across a veth
+ * pair the tx is in one namespace and the rx in the other.
+ * Header layouts are the wire formats (UAPI), read as bytes.
+ */
+#include "common.bpf.h"
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+/* Flows whose SYN was seen, per (netns, 4-tuple, direction), waiting for the
+ * handshake's final ACK: the first segment without SYN in the SYN's
+ * direction. LRU-bounded: flows that never complete are evicted. */
+struct flow_key {
+	__u32 netns;
+	__u16 sport;
+	__u16 dport;
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u8 dir;
+	__u8 pad[3];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct flow_key);
+	__type(value, __u8);
+} syn_seen SEC(".maps");
+
+struct pkt {
+	struct sk_tuple t;
+	__u32 seq;
+	__u32 ack_seq;
+	__u16 window;
+	__u16 payload_len;
+	__u8 flags;
+};
+
+/* Parse the IP and TCP headers of an skb whose network header is set. */
+static __always_inline bool parse_tcp(struct sk_buff *skb, struct pkt *p)
+{
+	__u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	unsigned char *ip = head + nh;
+	__u32 ip_hlen, ip_len;
+
+	if (proto == ETH_P_IP) {
+		__u8 h[20];
+		if (bpf_probe_read_kernel(h, sizeof(h), ip))
+			return false;
+		if ((h[0] >> 4) != 4 || h[9] != IPPROTO_TCP)
+			return false;
+		/* Only the first fragment has the TCP header. */
+		if ((((__u16)h[6] << 8) | h[7]) & 0x1fff)
+			return false;
+		ip_hlen = (h[0] & 0xf) * 4;
+		ip_len = ((__u32)h[2] << 8) | h[3];
+		p->t.family = AF_INET;
+		__builtin_memcpy(p->t.saddr, &h[12], 4);
+		__builtin_memcpy(p->t.daddr, &h[16], 4);
+	} else if (proto == ETH_P_IPV6) {
+		__u8 h[40];
+		if (bpf_probe_read_kernel(h, sizeof(h), ip))
+			return false;
+		/* Extension headers before TCP are not followed. */
+		if ((h[0] >> 4) != 6 || h[6] != IPPROTO_TCP)
+			return false;
+		ip_hlen = 40;
+		ip_len = 40 + (((__u32)h[4] << 8) | h[5]);
+		p->t.family = AF_INET6;
+		__builtin_memcpy(p->t.saddr, &h[8], 16);
+		__builtin_memcpy(p->t.daddr, &h[24], 16);
+	} else {
+		return false;
+	}
+
+	__u8 th[20];
+	if (bpf_probe_read_kernel(th, sizeof(th), ip + ip_hlen))
+		return false;
+	p->t.sport = ((__u16)th[0] << 8) | th[1];
+	p->t.dport = ((__u16)th[2] << 8) | th[3];
+	p->seq = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
+	p->ack_seq = ((__u32)th[8] << 24) | ((__u32)th[9] << 16) | ((__u32)th[10] << 8) | th[11];
+	__u32 th_len = (th[12] >> 4) * 4;
+	p->flags = th[13];
+	p->window = ((__u16)th[14] << 8) | th[15];
+	p->payload_len = ip_len > ip_hlen + th_len ? ip_len - ip_hlen - th_len : 0;
+	return true;
+}
+
+/* Is this segment part of what we report? SYN, SYN-ACK, RST, FIN always;
+ * otherwise only the first segment after a SYN in the same direction. */
+static __always_inline bool handshake_segment(const struct pkt *p, __u8 dir)
+{
+	struct flow_key k = {.netns = p->t.netns, .sport = p->t.sport, .dport = p->t.dport, .dir = dir};
+	__builtin_memcpy(k.saddr, p->t.saddr, 16);
+	__builtin_memcpy(k.daddr, p->t.daddr, 16);
+
+	if ((p->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+		__u8 one = 1;
+		bpf_map_update_elem(&syn_seen, &k, &one, BPF_ANY);
+		return true;
+	}
+	if (p->flags & (TH_SYN | TH_FIN | TH_RST)) {
+		if (p->flags & TH_RST)
+			bpf_map_delete_elem(&syn_seen, &k);
+		return true;
+	}
+	if (!bpf_map_lookup_elem(&syn_seen, &k))
+		return false;
+	bpf_map_delete_elem(&syn_seen, &k);
+	return true;
+}
+
+static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
+{
+	struct pkt p = {};
+	if (!parse_tcp(skb, &p))
+		return 0;
+	if (!family_passes(p.t.family) || !ports_pass(p.t.sport, p.t.dport))
+		return 0;
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	p.t.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	__u8 ctxk = exec_ctx();
+	__u16 lport = dir == SK_DIR_TX ? p.t.sport : p.t.dport;
+	if (!endpoint_traced(p.t.netns, lport, ctxk))
+		return 0;
+	if (!handshake_segment(&p, dir))
+		return 0;
+
+	struct sk_event *e = reserve_event(SK_PKT_TCP, ctxk);
+	if (!e)
+		return 0;
+	put_tuple(e, &p.t);
+	e->dir = dir;
+	e->tcp_flags = p.flags;
+	e->seq = p.seq;
+	e->ack_seq = p.ack_seq;
+	e->window = p.window;
+	e->payload_len = p.payload_len;
+	e->ifindex = BPF_CORE_READ(dev, ifindex);
+	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
+	submit_event(e);
+	return 0;
+}
+
+SEC("tracepoint/net/netif_receive_skb")
+int netif_receive_skb(struct trace_event_raw_net_dev_template *ctx)
+{
+	return handle_packet((struct sk_buff *)ctx->skbaddr, SK_DIR_RX);
+}
+
+SEC("tracepoint/net/net_dev_start_xmit")
+int net_dev_start_xmit(struct trace_event_raw_net_dev_start_xmit *ctx)
+{
+	return handle_packet((struct sk_buff *)ctx->skbaddr, SK_DIR_TX);
+}

@@ -1,0 +1,60 @@
+#include "cli/app.hpp"
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/trace_command.hpp"
+#include "probes/tracer.hpp"
+
+namespace sockscope::cli {
+
+int run(int argc, char** argv) {
+  CLI::App app{"sockscope: what the Linux kernel does when a program uses TCP sockets"};
+  app.require_subcommand(1);
+  int verbose = 0;
+  app.add_flag("-v,--verbose", verbose, "More detail on stderr (-vv: libbpf's own log)");
+
+  TraceOptions trace_opts;
+  auto* trace = add_trace_command(app, trace_opts);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp&) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::CallForVersion&) {
+    std::cout << "sockscope 0.1.0\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::string msg = e.what();
+    for (auto& c : msg)
+      if (c == '\n') c = ' ';
+    std::cerr << "sockscope: error: " << msg << "\n";
+    return 2;
+  }
+
+  auto logger = spdlog::stderr_color_mt("sockscope");
+  logger->set_pattern("sockscope: %^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(verbose >= 2 ? spdlog::level::trace : verbose == 1 ? spdlog::level::debug : spdlog::level::warn);
+  probes::install_libbpf_logger();
+
+  try {
+    if (trace->parsed()) return run_trace(trace_opts);
+  } catch (const probes::TraceError& e) {
+    std::cerr << "sockscope: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "sockscope: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace sockscope::cli

@@ -1,0 +1,148 @@
+#include "cli/trace_command.hpp"
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "render/json_renderer.hpp"
+#include "render/text_renderer.hpp"
+#include "spawn/held_command.hpp"
+
+namespace sockscope::cli {
+
+namespace {
+
+volatile std::sig_atomic_t g_stop = 0;
+
+void on_signal(int) { g_stop = 1; }
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: let the poll return at once
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
+}
+
+// The thread-group id of `pid`, so that --pid of any thread means its process.
+std::optional<uint32_t> tgid_of(int pid) {
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("Tgid:", 0) == 0) return static_cast<uint32_t>(std::stoul(line.substr(5)));
+  return std::nullopt;
+}
+
+}  // namespace
+
+CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts) {
+  auto* t = app.add_subcommand("trace", "Stream every socket step: syscalls, the kernel's TCP work, packets");
+  t->add_option("--pid,-p", opts.pids, "Trace this process (repeatable; covers its threads)")
+      ->check(CLI::PositiveNumber)
+      ->take_all();
+  t->add_option("--comm,-c", opts.comm, "Trace processes with this command name");
+  t->add_option("--port", opts.ports, "Only sockets with this local or remote port (repeatable)")
+      ->check(CLI::Range(1, 65535))
+      ->take_all();
+  auto* v4 = t->add_flag("-4,--ipv4", opts.ipv4, "IPv4 only");
+  auto* v6 = t->add_flag("-6,--ipv6", opts.ipv6, "IPv6 only");
+  v4->excludes(v6);
+  t->add_flag("--json", opts.json, "JSON Lines output (see README: JSON schema)");
+  t->add_option("--color", opts.colour, "Colour the text output")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  t->add_option("--ringbuf-size", opts.ringbuf_mib, "Ring buffer size in MiB (a power of two)")
+      ->check(CLI::Range(1u, 1024u))
+      ->check(CLI::Validator(
+          [](std::string& s) -> std::string {
+            unsigned long v = std::stoul(s);
+            return (v & (v - 1)) == 0 ? "" : "must be a power of two";
+          },
+          "POWER_OF_2"))
+      ->capture_default_str();
+  t->add_option("command", opts.command, "Command to run and trace, after --: it starts once the probes are attached");
+  return t;
+}
+
+probes::TraceConfig make_trace_config(const TraceOptions& opts) {
+  probes::TraceConfig cfg;
+  for (int pid : opts.pids) {
+    auto tgid = tgid_of(pid);
+    if (!tgid) throw probes::TraceError(fmt::format("--pid {}: no such process", pid));
+    cfg.pids.push_back(*tgid);
+  }
+  if (opts.comm.size() > 15)
+    throw probes::TraceError(
+        fmt::format("--comm {}: longer than the kernel's 15-character command names", opts.comm));
+  cfg.comm = opts.comm;
+  for (int p : opts.ports) cfg.ports.push_back(static_cast<uint16_t>(p));
+  if (cfg.ports.size() > 16) throw probes::TraceError("--port: at most 16 ports");
+  cfg.family = opts.ipv4 ? AF_INET : opts.ipv6 ? AF_INET6 : 0;
+  cfg.follow_children = !opts.command.empty();
+  cfg.ringbuf_bytes = opts.ringbuf_mib << 20;
+  if (!opts.command.empty() && !spawn::find_executable(opts.command.front()))
+    throw probes::TraceError(fmt::format("{}: command not found", opts.command.front()));
+  return cfg;
+}
+
+int run_trace(const TraceOptions& opts) {
+  probes::TraceConfig cfg = make_trace_config(opts);
+  probes::check_system();
+
+  std::ios::sync_with_stdio(false);
+  std::unique_ptr<render::Renderer> renderer;
+  if (opts.json) {
+    renderer = std::make_unique<render::JsonRenderer>(std::cout);
+  } else {
+    bool colour = opts.colour == "always" || (opts.colour == "auto" && isatty(STDOUT_FILENO));
+    renderer = std::make_unique<render::TextRenderer>(std::cout, colour);
+  }
+
+  install_stop_handlers();
+  probes::Tracer tracer(cfg, [&](const events::Event& e) { renderer->event(e); });
+
+  std::optional<spawn::HeldCommand> command;
+  if (!opts.command.empty()) {
+    command.emplace(opts.command);
+    tracer.add_pid(static_cast<uint32_t>(command->pid()));
+  }
+  std::cerr << fmt::format("sockscope: tracing ({} probes attached). {}\n", tracer.attached_count(),
+                           command ? fmt::format("Running {} as pid {}.", opts.command.front(), command->pid())
+                                   : std::string("Ctrl-C to stop."))
+            << std::flush;
+  if (command) command->release();
+
+  std::optional<int> exit_code;
+  while (!g_stop) {
+    tracer.poll(100);
+    std::cout.flush();
+    if (command && (exit_code = command->try_wait())) break;
+  }
+  tracer.drain();
+  if (command && !exit_code) exit_code = command->wait();
+
+  render::Summary summary{tracer.delivered(), tracer.losses()};
+  if (opts.json) renderer->summary(summary);
+  std::cout.flush();
+  std::cerr << fmt::format("sockscope: {} events, {} lost", summary.events, summary.lost.total());
+  if (summary.lost.total())
+    std::cerr << fmt::format(" (ring buffer full: {}, syscall table full: {}, socket table full: {}, undecodable: {})",
+                             summary.lost.ringbuf_full, summary.lost.inflight_full, summary.lost.tracked_full,
+                             summary.lost.undecodable);
+  std::cerr << "\n";
+  return exit_code.value_or(0);
+}
+
+}  // namespace sockscope::cli

@@ -1,0 +1,36 @@
+// `sockscope trace`: stream every socket step until Ctrl-C or until the
+// spawned command exits.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "probes/tracer.hpp"
+
+namespace sockscope::cli {
+
+struct TraceOptions {
+  std::vector<int> pids;
+  std::string comm;
+  std::vector<int> ports;
+  bool ipv4 = false;
+  bool ipv6 = false;
+  bool json = false;
+  std::string colour = "auto";
+  unsigned ringbuf_mib = 8;
+  std::vector<std::string> command;
+};
+
+// Registers the subcommand's options on `app`.
+CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts);
+
+// Turns parsed options into the probes' configuration; validates what CLI11
+// cannot (a pid that does not exist, a --comm too long, a command not found).
+// Throws probes::TraceError with a one-line message.
+probes::TraceConfig make_trace_config(const TraceOptions& opts);
+
+int run_trace(const TraceOptions& opts);
+
+}  // namespace sockscope::cli

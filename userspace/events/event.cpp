@@ -1,0 +1,100 @@
+#include "events/event.hpp"
+
+#include <cstring>
+
+#include <linux/types.h>
+
+#include "sockscope.h"
+
+namespace sockscope::events {
+
+static_assert(sizeof(sk_event) == 176, "struct sk_event changed: update the decoder and tests");
+
+namespace {
+
+std::string_view bounded(const std::array<char, 16>& s) {
+  return {s.data(), strnlen(s.data(), s.size())};
+}
+
+bool known_kind(uint32_t k) {
+  switch (static_cast<Kind>(k)) {
+    case Kind::SysSocket:
+    case Kind::SysBind:
+    case Kind::SysListen:
+    case Kind::SysConnect:
+    case Kind::SysAccept:
+    case Kind::SysClose:
+    case Kind::Bind:
+    case Kind::Listen:
+    case Kind::SynRecv:
+    case Kind::Established:
+    case Kind::Accept:
+    case Kind::State:
+    case Kind::Tcp:
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Layer Event::layer() const {
+  auto k = static_cast<uint32_t>(kind);
+  if (k < SK_K_BIND) return Layer::Syscall;
+  if (k < SK_PKT_TCP) return Layer::Kernel;
+  return Layer::Packet;
+}
+
+std::string_view Event::comm_view() const { return bounded(comm); }
+std::string_view Event::ifname_view() const { return bounded(ifname); }
+
+std::size_t raw_event_size() { return sizeof(sk_event); }
+
+std::optional<Event> decode(std::span<const std::byte> raw) {
+  if (raw.size() != sizeof(sk_event)) return std::nullopt;
+  sk_event r;
+  std::memcpy(&r, raw.data(), sizeof(r));
+  if (!known_kind(r.kind) || r.ctx > SK_CTX_IRQ || r.phase > SK_PHASE_ENTER || r.dir > SK_DIR_TX ||
+      r.backend > SK_BACKEND_KPROBE)
+    return std::nullopt;
+
+  Event e;
+  e.ts_ns = r.ts_ns;
+  e.dur_ns = r.dur_ns;
+  e.sock = r.sk;
+  e.ret = r.ret;
+  e.kind = static_cast<Kind>(r.kind);
+  e.pid = r.pid;
+  e.tid = r.tid;
+  e.cpu = r.cpu;
+  e.netns = r.netns;
+  e.fd = r.fd;
+  e.backlog = r.backlog;
+  e.queue_len = r.queue_len;
+  e.queue_max = r.queue_max;
+  e.ifindex = r.ifindex;
+  e.seq = r.seq;
+  e.ack_seq = r.ack_seq;
+  e.owner_pid = r.owner_pid;
+  e.owner_state = r.owner_state;
+  e.family = r.family;
+  e.sport = r.sport;
+  e.dport = r.dport;
+  e.payload_len = r.payload_len;
+  e.window = r.window;
+  e.ctx = static_cast<ExecCtx>(r.ctx);
+  e.phase = static_cast<Phase>(r.phase);
+  e.old_state = r.old_state;
+  e.new_state = r.new_state;
+  e.tcp_flags = r.tcp_flags;
+  e.dir = static_cast<Dir>(r.dir);
+  e.backend = static_cast<Backend>(r.backend);
+  e.owner_flags = r.owner_flags;
+  std::memcpy(e.saddr.data(), r.saddr, 16);
+  std::memcpy(e.daddr.data(), r.daddr, 16);
+  std::memcpy(e.comm.data(), r.comm, 16);
+  std::memcpy(e.ifname.data(), r.ifname, 16);
+  return e;
+}
+
+}  // namespace sockscope::events

@@ -1,0 +1,33 @@
+// Names users see and script against: event, layer, context, TCP state,
+// errno, tcpdump flag letters, addresses. One place, so text and JSON agree.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "events/event.hpp"
+
+namespace sockscope::events {
+
+std::string_view event_name(Kind k);     // "socket", "bind", "syn_recv", "tcp", ...
+std::string_view layer_name(Layer l);    // "syscall" | "kernel" | "packet"
+std::string_view ctx_name(ExecCtx c);    // "process" | "softirq" | "irq"
+std::string_view dir_name(Dir d);        // "rx" | "tx" | ""
+std::string_view backend_name(Backend b);
+std::string_view family_name(uint16_t family);  // "ipv4" | "ipv6" | "unknown"
+// TCP state without the TCP_ prefix: "ESTABLISHED", "SYN_RECV", ...; "UNKNOWN(n)" else.
+std::string tcp_state_name(uint8_t state);
+// Symbolic errno ("EADDRINUSE"); "E<n>" when the C library has no name.
+std::string errno_name(int err);
+// tcpdump's letters: "S", "S.", ".", "P.", "F.", "R", "R.", "FP.".
+std::string tcp_flags_string(uint8_t flags);
+// A task's __state as a word: "running", "sleeping", "disk-sleep", "stopped", "traced", ...
+std::string task_state_name(uint32_t state);
+// Address only: "127.0.0.1", "::1".
+std::string format_ip(uint16_t family, const std::array<uint8_t, 16>& addr);
+// Address and port: "127.0.0.1:10000", "[::1]:10000".
+std::string format_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port);
+
+}  // namespace sockscope::events

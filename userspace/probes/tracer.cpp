@@ -1,0 +1,197 @@
+#include "probes/tracer.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <fstream>
+#include <span>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "sockscope_bpf.skel.h"
+#include "sockscope.h"
+
+namespace sockscope::probes {
+
+namespace {
+
+std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
+
+bool has_capability(int cap) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) return false;
+  return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+bool exists(const char* path) { return access(path, F_OK) == 0; }
+
+// The cgroup v2 mount, where sock_ops programs attach ("" when none).
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream in(line);
+    std::string dev, dir, type;
+    in >> dev >> dir >> type;
+    if (type == "cgroup2") return dir;
+  }
+  return "";
+}
+
+}  // namespace
+
+void check_system() {
+  constexpr int kCapBpf = 39, kCapPerfmon = 38;
+  bool privileged = geteuid() == 0 || has_capability(CAP_SYS_ADMIN) ||
+                    (has_capability(kCapBpf) && has_capability(kCapPerfmon) && has_capability(CAP_NET_ADMIN));
+  if (!privileged)
+    throw TraceError("tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo");
+  if (!exists("/sys/kernel/btf/vmlinux"))
+    throw TraceError("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing; it needs CONFIG_DEBUG_INFO_BTF=y)");
+  // libbpf resolves tracepoint ids through tracefs; mount it where it is missing.
+  if (!exists("/sys/kernel/tracing/events") && !exists("/sys/kernel/debug/tracing/events")) {
+    if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+      throw TraceError(fmt::format("tracefs is not mounted and mounting it on /sys/kernel/tracing failed: {}",
+                                   errstr(errno)));
+    spdlog::debug("mounted tracefs on /sys/kernel/tracing");
+  }
+}
+
+void install_libbpf_logger() {
+  libbpf_set_print([](enum libbpf_print_level level, const char* fmt, va_list args) -> int {
+    if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
+    char buf[1024];
+    int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
+    std::string_view msg(buf, n > 0 ? std::min<std::size_t>(n, sizeof(buf) - 1) : 0);
+    while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);
+    spdlog::debug("libbpf: {}", msg);
+    return 0;
+  });
+}
+
+void Tracer::SkelDeleter::operator()(::sockscope_bpf* s) const { sockscope_bpf__destroy(s); }
+void Tracer::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
+void Tracer::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
+
+Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
+  skel_.reset(sockscope_bpf__open());
+  if (!skel_) throw TraceError(fmt::format("cannot open the BPF object: {}", errstr(errno)));
+
+  // Filters are read-only data, fixed before load so the verifier can prune.
+  auto* ro = skel_->rodata;
+  ro->filter_by_task = config.filter_by_task();
+  ro->follow_children = config.follow_children;
+  std::memset(ro->targ_comm, 0, sizeof(ro->targ_comm));
+  std::memcpy(ro->targ_comm, config.comm.data(),
+              std::min(config.comm.size(), sizeof(ro->targ_comm) - 1));
+  ro->targ_family = config.family;
+  if (config.ports.size() > SK_MAX_FILTER_PORTS)
+    throw TraceError(fmt::format("at most {} --port filters", SK_MAX_FILTER_PORTS));
+  ro->targ_nports = static_cast<uint32_t>(config.ports.size());
+  for (std::size_t i = 0; i < config.ports.size(); i++) ro->targ_ports[i] = config.ports[i];
+  bpf_map__set_max_entries(skel_->maps.events, config.ringbuf_bytes);
+
+  if (int err = sockscope_bpf__load(skel_.get()); err) {
+    if (err == -EPERM || err == -EACCES)
+      throw TraceError(fmt::format("the kernel refused to load the BPF programs ({}); run as root", errstr(err)));
+    throw TraceError(fmt::format("loading the BPF programs failed: {} (run with -v for the verifier log)",
+                                 errstr(err)));
+  }
+
+  for (uint32_t pid : config.pids) add_pid(pid);
+
+  std::string cgroup = cgroup2_mount();
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel_->obj) {
+    const char* sec = bpf_program__section_name(prog);
+    bpf_link* link = nullptr;
+    if (prog == skel_->progs.sock_ops) {
+      if (cgroup.empty()) {
+        spdlog::warn("no cgroup v2 mount: the kernel's SYN-in records (syn_recv) are off");
+        continue;
+      }
+      int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0)
+        throw TraceError(fmt::format("cannot open the cgroup v2 root {}: {}", cgroup, errstr(errno)));
+      link = bpf_program__attach_cgroup(prog, fd);
+      int saved = errno;
+      close(fd);
+      errno = saved;
+      sec = "sock_ops on the cgroup v2 root";
+    } else {
+      link = bpf_program__attach(prog);
+    }
+    if (!link) throw TraceError(fmt::format("cannot attach {}: {}", sec, errstr(errno)));
+    spdlog::debug("attached {}", sec);
+    links_.emplace_back(link);
+  }
+
+  ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::on_record, this, nullptr));
+  if (!ring_) throw TraceError(fmt::format("cannot set up the ring buffer: {}", errstr(errno)));
+}
+
+Tracer::~Tracer() = default;
+
+void Tracer::add_pid(uint32_t tgid) {
+  uint8_t one = 1;
+  if (bpf_map__update_elem(skel_->maps.traced_tgids, &tgid, sizeof(tgid), &one, sizeof(one), BPF_ANY))
+    throw TraceError(fmt::format("cannot add pid {} to the filter: {}", tgid, errstr(errno)));
+}
+
+int Tracer::on_record(void* self, void* data, std::size_t size) {
+  auto* t = static_cast<Tracer*>(self);
+  auto e = events::decode(std::span(static_cast<const std::byte*>(data), size));
+  if (!e) {
+    t->undecodable_++;
+    return 0;
+  }
+  t->delivered_++;
+  t->sink_(*e);
+  return 0;
+}
+
+int Tracer::poll(int timeout_ms) {
+  int n = ring_buffer__poll(ring_.get(), timeout_ms);
+  if (n == -EINTR) return 0;
+  if (n < 0) throw TraceError(fmt::format("reading the ring buffer failed: {}", errstr(n)));
+  return n;
+}
+
+int Tracer::drain() {
+  int n = ring_buffer__consume(ring_.get());
+  return n < 0 ? 0 : n;
+}
+
+render::LossCounts Tracer::losses() const {
+  render::LossCounts out;
+  out.undecodable = undecodable_;
+  int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0) return out;
+  std::vector<uint64_t> per_cpu(static_cast<std::size_t>(ncpu));
+  auto sum = [&](uint32_t cause) -> uint64_t {
+    if (bpf_map__lookup_elem(skel_->maps.drops, &cause, sizeof(cause), per_cpu.data(),
+                             per_cpu.size() * sizeof(uint64_t), 0))
+      return 0;
+    uint64_t s = 0;
+    for (auto v : per_cpu) s += v;
+    return s;
+  };
+  out.ringbuf_full = sum(SK_DROP_RINGBUF_FULL);
+  out.inflight_full = sum(SK_DROP_INFLIGHT_FULL);
+  out.tracked_full = sum(SK_DROP_TRACKED_FULL);
+  return out;
+}
+
+}  // namespace sockscope::probes

@@ -1,0 +1,82 @@
+// Owns the BPF skeleton: open -> set filters -> load -> attach, ring-buffer
+// polling, lost-record counters, and clean detach (RAII).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "events/event.hpp"
+#include "render/renderer.hpp"
+
+struct sockscope_bpf;  // the generated skeleton
+struct bpf_link;
+struct ring_buffer;
+
+namespace sockscope::probes {
+
+// A fatal, user-facing problem: what() is one line.
+class TraceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct TraceConfig {
+  std::vector<uint32_t> pids;   // tgids to trace (--pid)
+  std::string comm;             // --comm, at most 15 bytes
+  std::vector<uint16_t> ports;  // --port, local or remote
+  uint16_t family = 0;          // AF_INET, AF_INET6 or 0 for both
+  bool follow_children = false; // a spawned command: trace what it forks
+  uint32_t ringbuf_bytes = 8u << 20;
+
+  // Sockets are selected by their owner task (any of pids, comm, or a spawned command).
+  bool filter_by_task() const { return !pids.empty() || !comm.empty() || follow_children; }
+};
+
+// Check, before anything is loaded, what the tracer needs from the system:
+// privileges, BTF, tracefs. Throws TraceError naming what is missing.
+void check_system();
+
+class Tracer {
+ public:
+  using Sink = std::function<void(const events::Event&)>;
+
+  // Loads and attaches every probe; throws TraceError on any failure, with
+  // nothing left attached.
+  Tracer(const TraceConfig& config, Sink sink);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Start tracing one more process (and, with follow_children, its children).
+  void add_pid(uint32_t tgid);
+  // Deliver what is ready, waiting up to timeout_ms; returns records handled.
+  int poll(int timeout_ms);
+  // Deliver everything already in the ring buffer without waiting.
+  int drain();
+  render::LossCounts losses() const;
+  uint64_t delivered() const { return delivered_; }
+  std::size_t attached_count() const { return links_.size(); }
+
+ private:
+  static int on_record(void* self, void* data, std::size_t size);
+
+  struct SkelDeleter { void operator()(::sockscope_bpf* s) const; };
+  struct LinkDeleter { void operator()(bpf_link* l) const; };
+  struct RingDeleter { void operator()(ring_buffer* r) const; };
+
+  Sink sink_;
+  std::unique_ptr<::sockscope_bpf, SkelDeleter> skel_;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  uint64_t delivered_ = 0;
+  uint64_t undecodable_ = 0;
+};
+
+// Route libbpf's own log through spdlog (debug level).
+void install_libbpf_logger();
+
+}  // namespace sockscope::probes

@@ -1,0 +1,100 @@
+#include "render/json_renderer.hpp"
+
+#include <fmt/format.h>
+
+#include "events/names.hpp"
+#include "render/json_writer.hpp"
+
+namespace sockscope::render {
+
+using events::Event;
+using events::Kind;
+using events::Layer;
+
+void JsonRenderer::event(const Event& e) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.field("ts_ns", e.ts_ns);
+  w.field("layer", events::layer_name(e.layer()));
+  w.field("event", events::event_name(e.kind));
+  w.field("pid", e.pid);
+  w.field("tid", e.tid);
+  w.field("comm", e.comm_view());
+  w.field("cpu", e.cpu);
+  w.field("ctx", events::ctx_name(e.ctx));
+  w.field("netns", e.netns);
+  w.field("family", events::family_name(e.family));
+  w.field("saddr", events::format_ip(e.family, e.saddr));
+  w.field("sport", e.sport);
+  w.field("daddr", events::format_ip(e.family, e.daddr));
+  w.field("dport", e.dport);
+  w.field("backend", events::backend_name(e.backend));
+  if (e.sock) w.field("sock", fmt::format("{:#x}", e.sock));
+
+  switch (e.layer()) {
+    case Layer::Syscall:
+      w.field("phase", e.phase == events::Phase::Enter ? "enter" : "exit");
+      w.field("fd", e.fd);
+      if (e.phase == events::Phase::Exit) {
+        w.field("ret", e.ret);
+        if (e.ret < 0) w.field("errno", events::errno_name(static_cast<int>(-e.ret)));
+        w.field("dur_ns", e.dur_ns);
+      }
+      if (e.kind == Kind::SysListen) w.field("backlog", e.backlog);
+      break;
+    case Layer::Kernel:
+      if (e.kind == Kind::State || e.kind == Kind::Listen || e.kind == Kind::Established) {
+        w.field("old_state", events::tcp_state_name(e.old_state));
+        w.field("new_state", events::tcp_state_name(e.new_state));
+      }
+      if (e.kind == Kind::Bind || e.kind == Kind::Accept) w.field("fd", e.fd);
+      if (e.kind == Kind::Listen) w.field("backlog", e.backlog);
+      if (e.kind == Kind::SynRecv || e.kind == Kind::Established || e.kind == Kind::Accept ||
+          e.kind == Kind::Listen) {
+        w.field("queue_len", e.queue_len);
+        w.field("queue_max", e.queue_max);
+      }
+      if (e.owner_known()) {
+        w.field("owner_pid", e.owner_pid);
+        w.field("owner_state", events::task_state_name(e.owner_state));
+        w.field("owner_in_accept", static_cast<bool>(e.owner_flags & events::kOwnerInAccept));
+      }
+      break;
+    case Layer::Packet:
+      w.field("dir", events::dir_name(e.dir));
+      w.field("ifname", e.ifname_view());
+      w.field("ifindex", e.ifindex);
+      w.field("flags", events::tcp_flags_string(e.tcp_flags));
+      w.field("seq", e.seq);
+      w.field("ack", e.ack_seq);
+      w.field("win", e.window);
+      w.field("len", e.payload_len);
+      break;
+  }
+  w.end_object();
+  line_ += '\n';
+  os_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+}
+
+void JsonRenderer::summary(const Summary& s) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.field("layer", "meta");
+  w.field("event", "summary");
+  w.field("events", s.events);
+  w.field("lost_total", s.lost.total());
+  w.key("lost");
+  w.begin_object_value();
+  w.field("ringbuf_full", s.lost.ringbuf_full);
+  w.field("inflight_full", s.lost.inflight_full);
+  w.field("tracked_full", s.lost.tracked_full);
+  w.field("undecodable", s.lost.undecodable);
+  w.end_object();
+  w.end_object();
+  line_ += '\n';
+  os_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+}
+
+}  // namespace sockscope::render

@@ -1,0 +1,34 @@
+// A renderer turns events into one output format on a std::ostream.
+// A new format is a new renderer; the tracker and the probes do not change.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "events/event.hpp"
+
+namespace sockscope::render {
+
+// Records lost between the kernel and the screen, by cause.
+struct LossCounts {
+  uint64_t ringbuf_full = 0;   // the ring buffer had no room (kernel side)
+  uint64_t inflight_full = 0;  // a syscall's entry could not be remembered
+  uint64_t tracked_full = 0;   // a filtered socket could not be remembered
+  uint64_t undecodable = 0;    // a record of the wrong size or kind (userspace)
+  uint64_t total() const { return ringbuf_full + inflight_full + tracked_full + undecodable; }
+};
+
+struct Summary {
+  uint64_t events = 0;  // records delivered
+  LossCounts lost;
+};
+
+class Renderer {
+ public:
+  virtual ~Renderer() = default;
+  virtual void event(const events::Event& e) = 0;
+  virtual void summary(const Summary& s) = 0;
+};
+
+}  // namespace sockscope::render
