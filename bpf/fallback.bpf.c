@@ -82,6 +82,10 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		untrack_endpoint(t.netns, t.sport, (__u64)sk);
 	if (!keep)
 		return 0;
+	/* A traced task changing a socket's state itself (listen(), connect(),
+	 * close()) owns it, even when it was bound before tracing began. */
+	if (filter_by_task && ctxk == SK_CTX_PROCESS && newstate != TCP_CLOSE_ && task_traced())
+		track_endpoint(t.netns, t.sport, (__u64)sk);
 
 	__u32 kind = 0;
 	if (oldstate == TCP_CLOSE_ && newstate == TCP_LISTEN_)

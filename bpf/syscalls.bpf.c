@@ -282,6 +282,7 @@ static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 	if (!family_passes(in.tuple.family) || !ports_pass(in.tuple.sport, 0))
 		return 0;
 	remember(&in);
+	track_endpoint(in.tuple.netns, in.tuple.sport, in.sk);
 
 	__u64 key = in.sk;
 	__u32 one = 1;
