@@ -18,13 +18,13 @@
 
 #include "sockscope.h"
 
-#define AF_INET 2
-#define AF_INET6 10
+#define AF_INET	    2
+#define AF_INET6    10
 #define SOCK_STREAM 1
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
+#define S_IFMT	    00170000
+#define S_IFSOCK    0140000
+#define ETH_P_IP    0x0800
+#define ETH_P_IPV6  0x86DD
 
 /* ---- load-time filters (rodata, set by userspace before load; 0 = off) ---- */
 

@@ -23,18 +23,18 @@ struct {
 } netns_by_cookie SEC(".maps");
 
 #define TCP_ESTABLISHED_ 1
-#define TCP_SYN_SENT_ 2
-#define TCP_SYN_RECV_ 3
-#define TCP_CLOSE_ 7
-#define TCP_LISTEN_ 10
+#define TCP_SYN_SENT_	 2
+#define TCP_SYN_RECV_	 3
+#define TCP_CLOSE_	 7
+#define TCP_LISTEN_	 10
 
 static __always_inline void remember_listener(struct sock *sk, __u32 netns, __u16 port)
 {
 	struct port_key k = {.netns = netns, .port = port};
 	struct listener_info l = {
-		.sk = (__u64)sk,
-		.task = bpf_get_current_task(),
-		.tgid = current_tgid(),
+	    .sk = (__u64)sk,
+	    .task = bpf_get_current_task(),
+	    .tgid = current_tgid(),
 	};
 	bpf_map_update_elem(&listeners, &k, &l, BPF_ANY);
 }
@@ -75,8 +75,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		remember_listener(sk, t.netns, t.sport);
 		__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
 		bpf_map_update_elem(&netns_by_cookie, &cookie, &t.netns, BPF_ANY);
-	}
-	else if (oldstate == TCP_LISTEN_ && newstate == TCP_CLOSE_)
+	} else if (oldstate == TCP_LISTEN_ && newstate == TCP_CLOSE_)
 		forget_listener((__u64)sk, t.netns, t.sport);
 	if (newstate == TCP_CLOSE_)
 		untrack_endpoint(t.netns, t.sport, (__u64)sk);
@@ -144,7 +143,8 @@ int sock_ops(struct bpf_sock_ops *ctx)
 	__u32 lport = ctx->local_port, rport = ctx->remote_port;
 	__u32 l4 = ctx->local_ip4, r4 = ctx->remote_ip4;
 	__u32 l6[4] = {ctx->local_ip6[0], ctx->local_ip6[1], ctx->local_ip6[2], ctx->local_ip6[3]};
-	__u32 r6[4] = {ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2], ctx->remote_ip6[3]};
+	__u32 r6[4] = {ctx->remote_ip6[0], ctx->remote_ip6[1], ctx->remote_ip6[2],
+		       ctx->remote_ip6[3]};
 
 	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
 		/* The local port is chosen by now, before the SYN goes out. */

@@ -100,7 +100,8 @@ static __always_inline bool parse_tcp(struct sk_buff *skb, struct pkt *p)
  * otherwise only the first segment after a SYN in the same direction. */
 static __always_inline bool handshake_segment(const struct pkt *p, __u8 dir)
 {
-	struct flow_key k = {.netns = p->t.netns, .sport = p->t.sport, .dport = p->t.dport, .dir = dir};
+	struct flow_key k = {
+	    .netns = p->t.netns, .sport = p->t.sport, .dport = p->t.dport, .dir = dir};
 	__builtin_memcpy(k.saddr, p->t.saddr, 16);
 	__builtin_memcpy(k.daddr, p->t.daddr, 16);
 

@@ -10,8 +10,8 @@
 #ifndef SOCKSCOPE_H
 #define SOCKSCOPE_H
 
-#define SK_COMM_LEN 16
-#define SK_IFNAME_LEN 16
+#define SK_COMM_LEN	    16
+#define SK_IFNAME_LEN	    16
 #define SK_MAX_FILTER_PORTS 16
 
 /* What happened. Values are part of the ABI between the BPF object and the
@@ -26,7 +26,7 @@ enum sk_event_kind {
 	SK_SYS_ACCEPT = 5,
 	SK_SYS_CLOSE = 6,
 	/* kernel layer: what the TCP stack did */
-	SK_K_BIND = 16,        /* the port is bound (inet_bind / inet6_bind) */
+	SK_K_BIND = 16,	       /* the port is bound (inet_bind / inet6_bind) */
 	SK_K_LISTEN = 17,      /* the socket is listening (inet_listen) */
 	SK_K_SYN_RECV = 18,    /* SYN in: request socket made, SYN-ACK on its way */
 	SK_K_ESTABLISHED = 19, /* final ACK in: child established and queued */
@@ -66,28 +66,28 @@ enum sk_backend {
 
 /* Why a record was lost; indexes the per-CPU `drops` array. */
 enum sk_drop_cause {
-	SK_DROP_RINGBUF_FULL = 0, /* bpf_ringbuf_reserve failed */
+	SK_DROP_RINGBUF_FULL = 0,  /* bpf_ringbuf_reserve failed */
 	SK_DROP_INFLIGHT_FULL = 1, /* a syscall entry could not be remembered */
-	SK_DROP_TRACKED_FULL = 2, /* a filtered socket could not be remembered */
+	SK_DROP_TRACKED_FULL = 2,  /* a filtered socket could not be remembered */
 	SK_DROP_CAUSES = 3,
 };
 
 /* Owner flags (SYN and established records of a listener's children). */
 #define SK_OWNER_IN_ACCEPT 0x1 /* a thread of the owner was blocked in accept() on it */
-#define SK_OWNER_KNOWN 0x2     /* owner_pid and owner_state are valid */
+#define SK_OWNER_KNOWN	   0x2 /* owner_pid and owner_state are valid */
 
 struct sk_event {
-	__u64 ts_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
-	__u64 dur_ns;  /* syscall exit: time since the call began */
-	__u64 sk;      /* kernel address of the socket: an opaque id */
-	__s64 ret;     /* syscall return value (negative errno on failure) */
-	__u32 kind;    /* enum sk_event_kind */
-	__u32 pid;     /* tgid of the task whose context the event ran in */
+	__u64 ts_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 dur_ns; /* syscall exit: time since the call began */
+	__u64 sk;     /* kernel address of the socket: an opaque id */
+	__s64 ret;    /* syscall return value (negative errno on failure) */
+	__u32 kind;   /* enum sk_event_kind */
+	__u32 pid;    /* tgid of the task whose context the event ran in */
 	__u32 tid;
 	__u32 cpu;
-	__u32 netns;   /* network namespace inode number */
-	__s32 fd;      /* the syscall's socket fd (socket(): the new fd) */
-	__u32 backlog; /* listen: requested (syscall) or effective (kernel) */
+	__u32 netns;	 /* network namespace inode number */
+	__s32 fd;	 /* the syscall's socket fd (socket(): the new fd) */
+	__u32 backlog;	 /* listen: requested (syscall) or effective (kernel) */
 	__u32 queue_len; /* accept queue length after the event */
 	__u32 queue_max; /* accept queue maximum (sk_max_ack_backlog) */
 	__u32 ifindex;
@@ -95,21 +95,21 @@ struct sk_event {
 	__u32 ack_seq;
 	__u32 owner_pid;   /* listener owner (tgid), with SK_OWNER_KNOWN */
 	__u32 owner_state; /* owner's task __state at that moment */
-	__u16 family;      /* AF_INET or AF_INET6 */
-	__u16 sport;       /* host byte order; local port for kernel events */
+	__u16 family;	   /* AF_INET or AF_INET6 */
+	__u16 sport;	   /* host byte order; local port for kernel events */
 	__u16 dport;
 	__u16 payload_len; /* packet: TCP payload bytes */
 	__u16 window;
 	__u16 reserved16;
-	__u8 ctx;          /* enum sk_exec_ctx */
-	__u8 phase;        /* enum sk_phase */
-	__u8 old_state;    /* TCP_* as in the kernel */
+	__u8 ctx;	/* enum sk_exec_ctx */
+	__u8 phase;	/* enum sk_phase */
+	__u8 old_state; /* TCP_* as in the kernel */
 	__u8 new_state;
-	__u8 tcp_flags;    /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 */
-	__u8 dir;          /* enum sk_dir */
-	__u8 backend;      /* enum sk_backend */
-	__u8 owner_flags;  /* SK_OWNER_* */
-	__u8 saddr[16];    /* IPv4 in the first 4 bytes */
+	__u8 tcp_flags;	  /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 */
+	__u8 dir;	  /* enum sk_dir */
+	__u8 backend;	  /* enum sk_backend */
+	__u8 owner_flags; /* SK_OWNER_* */
+	__u8 saddr[16];	  /* IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	char comm[SK_COMM_LEN];
 	char ifname[SK_IFNAME_LEN];

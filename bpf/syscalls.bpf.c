@@ -83,7 +83,8 @@ static __always_inline bool read_user_sockaddr(const void *uaddr, struct sk_tupl
 	return true;
 }
 
-static __always_inline struct sk_event *syscall_event(__u32 kind, const struct inflight *in, long ret)
+static __always_inline struct sk_event *syscall_event(__u32 kind, const struct inflight *in,
+						      long ret)
 {
 	struct sk_event *e = reserve_event(kind, SK_CTX_PROCESS);
 	if (!e)
@@ -197,7 +198,8 @@ int sys_enter_listen(struct trace_event_raw_sys_enter *ctx)
 	struct sock *sk = tcp_sock_from_fd(fd);
 	if (!sk || !task_traced())
 		return 0;
-	struct inflight in = {.kind = SK_SYS_LISTEN, .fd = fd, .sk = (__u64)sk, .arg = ctx->args[1]};
+	struct inflight in = {
+	    .kind = SK_SYS_LISTEN, .fd = fd, .sk = (__u64)sk, .arg = ctx->args[1]};
 	read_tuple(sk, &in.tuple);
 	if (!family_passes(in.tuple.family) || !ports_pass(in.tuple.sport, 0))
 		return 0;

@@ -30,8 +30,7 @@ std::vector<std::string> sender_args(const Addr& a, int port) {
 }
 
 bool same_tuple(const json& a, const json& b) {
-  return a["saddr"] == b["saddr"] && a["sport"] == b["sport"] && a["daddr"] == b["daddr"] &&
-         a["dport"] == b["dport"];
+  return a["saddr"] == b["saddr"] && a["sport"] == b["sport"] && a["daddr"] == b["daddr"] && a["dport"] == b["dport"];
 }
 
 }  // namespace
@@ -61,24 +60,28 @@ TEST_CASE("a paused receiver's handshake is completed by the kernel, and accept(
   for (const auto& r : rs)
     if (r["layer"] != "meta") CHECK(r["family"] == a.family);
 
-  json bind = one(rs, [&](const json& r) { return is(r, "syscall", "bind") && r["pid"] == rpid; }, "receiver bind");
+  json bind = one(
+      rs, [&](const json& r) { return is(r, "syscall", "bind") && r["pid"] == rpid; }, "receiver bind");
   CHECK(bind["sport"] == port);
   CHECK(bind["ret"] == 0);
   CHECK(bind["saddr"] == a.host);
-  json kbind = one(rs, [&](const json& r) { return is(r, "kernel", "bind") && r["pid"] == rpid; }, "kernel bind");
+  json kbind = one(
+      rs, [&](const json& r) { return is(r, "kernel", "bind") && r["pid"] == rpid; }, "kernel bind");
   CHECK(kbind["sport"] == port);
-  json listen = one(rs, [&](const json& r) { return is(r, "syscall", "listen") && r["pid"] == rpid; }, "listen()");
+  json listen = one(
+      rs, [&](const json& r) { return is(r, "syscall", "listen") && r["pid"] == rpid; }, "listen()");
   CHECK(listen["backlog"] == 128);
   CHECK(listen["ret"] == 0);
-  json klisten = one(rs, [&](const json& r) { return is(r, "kernel", "listen"); }, "kernel listen");
+  json klisten = one(
+      rs, [&](const json& r) { return is(r, "kernel", "listen"); }, "kernel listen");
   CHECK(klisten["pid"] == rpid);
   CHECK(klisten["sport"] == port);
   CHECK(klisten["backlog"] == 128);
   CHECK(klisten["old_state"] == "CLOSE");
   CHECK(klisten["new_state"] == "LISTEN");
 
-  json connect = one(rs, [&](const json& r) { return is(r, "syscall", "connect") && r["phase"] == "exit"; },
-                     "connect() exit");
+  json connect = one(
+      rs, [&](const json& r) { return is(r, "syscall", "connect") && r["phase"] == "exit"; }, "connect() exit");
   CHECK(connect["pid"] == spid);
   CHECK(connect["ret"] == 0);
   CHECK(connect["dport"] == port);
@@ -88,9 +91,15 @@ TEST_CASE("a paused receiver's handshake is completed by the kernel, and accept(
   auto on_conn = [&](const json& r) {
     return (r["sport"] == client_port && r["dport"] == port) || (r["sport"] == port && r["dport"] == client_port);
   };
-  json syn = one(rs, [&](const json& r) { return is(r, "packet", "tcp") && on_conn(r) && r["flags"] == "S" && r["dir"] == "rx"; }, "SYN rx");
-  json synack = one(rs, [&](const json& r) { return is(r, "packet", "tcp") && on_conn(r) && r["flags"] == "S." && r["dir"] == "tx"; }, "SYN-ACK tx");
-  json ack = one(rs, [&](const json& r) { return is(r, "packet", "tcp") && on_conn(r) && r["flags"] == "." && r["dir"] == "rx"; }, "final ACK rx");
+  json syn = one(
+      rs, [&](const json& r) { return is(r, "packet", "tcp") && on_conn(r) && r["flags"] == "S" && r["dir"] == "rx"; },
+      "SYN rx");
+  json synack = one(
+      rs, [&](const json& r) { return is(r, "packet", "tcp") && on_conn(r) && r["flags"] == "S." && r["dir"] == "tx"; },
+      "SYN-ACK tx");
+  json ack = one(
+      rs, [&](const json& r) { return is(r, "packet", "tcp") && on_conn(r) && r["flags"] == "." && r["dir"] == "rx"; },
+      "final ACK rx");
   CHECK(syn["dport"] == port);
   CHECK(syn["ifname"] == "lo");
   CHECK(synack["sport"] == port);
@@ -99,13 +108,15 @@ TEST_CASE("a paused receiver's handshake is completed by the kernel, and accept(
   CHECK(synack["ts_ns"] < ack["ts_ns"]);
   CHECK(ack["ack"] == synack["seq"].get<uint64_t>() + 1);
 
-  json synrecv = one(rs, [&](const json& r) { return is(r, "kernel", "syn_recv") && on_conn(r); }, "kernel syn_recv");
+  json synrecv = one(
+      rs, [&](const json& r) { return is(r, "kernel", "syn_recv") && on_conn(r); }, "kernel syn_recv");
   CHECK(synrecv["sport"] == port);
   CHECK(synrecv["dport"] == client_port);
   CHECK(synrecv["owner_pid"] == rpid);
   CHECK(synrecv["owner_state"] == "stopped");
 
-  json est = one(rs, [&](const json& r) { return is(r, "kernel", "established") && on_conn(r); }, "kernel established");
+  json est = one(
+      rs, [&](const json& r) { return is(r, "kernel", "established") && on_conn(r); }, "kernel established");
   CHECK(est["ctx"] == "softirq");
   CHECK(est["queue_len"] == 1);
   CHECK(est["queue_max"] == 128);
@@ -116,17 +127,20 @@ TEST_CASE("a paused receiver's handshake is completed by the kernel, and accept(
   CHECK(syn["ts_ns"] < est["ts_ns"]);
   CHECK(est["ts_ns"].get<uint64_t>() < resumed_at);
 
-  json accept = one(rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "accept() exit");
+  json accept = one(
+      rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "accept() exit");
   CHECK(accept["pid"] == rpid);
   CHECK(accept["ret"].get<int>() >= 0);
   CHECK(same_tuple(accept, est));
   CHECK(accept["ts_ns"].get<uint64_t>() > resumed_at);
-  json kaccept = one(rs, [&](const json& r) { return is(r, "kernel", "accept"); }, "kernel accept");
+  json kaccept = one(
+      rs, [&](const json& r) { return is(r, "kernel", "accept"); }, "kernel accept");
   CHECK(same_tuple(kaccept, est));
   CHECK(kaccept["queue_len"] == 0);
   CHECK(kaccept["fd"] == accept["ret"]);
 
-  json summary = one(rs, [](const json& r) { return r["event"] == "summary"; }, "summary");
+  json summary = one(
+      rs, [](const json& r) { return r["event"] == "summary"; }, "summary");
   CHECK(summary["lost_total"] == 0);
   CHECK(rs.back()["event"] == "summary");
 }
@@ -143,12 +157,14 @@ TEST_CASE("a second receiver on a bound port fails with EADDRINUSE", "[trace]") 
   first.wait();
   Records rs = trace.stop();
 
-  json failed = one(rs, [&](const json& r) { return is(r, "syscall", "bind") && r["pid"] == second.pid(); }, "second bind");
+  json failed = one(
+      rs, [&](const json& r) { return is(r, "syscall", "bind") && r["pid"] == second.pid(); }, "second bind");
   CHECK(failed["ret"] == -98);
   CHECK(failed["errno"] == "EADDRINUSE");
   CHECK(failed["sport"] == port);
   CHECK(select(rs, [&](const json& r) { return is(r, "kernel", "bind") && r["pid"] == second.pid(); }).empty());
-  json held = one(rs, [&](const json& r) { return is(r, "kernel", "bind") && r["pid"] == first.pid(); }, "holder's bind");
+  json held = one(
+      rs, [&](const json& r) { return is(r, "kernel", "bind") && r["pid"] == first.pid(); }, "holder's bind");
   CHECK(held["sport"] == port);
 }
 
@@ -178,10 +194,13 @@ TEST_CASE("--pid keeps other processes' sockets out, and keeps the softirq work 
     CHECK(r["dport"] != other);
     if (r["layer"] == "syscall") CHECK(r["pid"] == receiver.pid());
   }
-  one(rs, [&](const json& r) { return is(r, "syscall", "listen"); }, "receiver's listen");
-  json est = one(rs, [&](const json& r) { return is(r, "kernel", "established"); }, "receiver's child");
+  one(
+      rs, [&](const json& r) { return is(r, "syscall", "listen"); }, "receiver's listen");
+  json est = one(
+      rs, [&](const json& r) { return is(r, "kernel", "established"); }, "receiver's child");
   CHECK(est["sport"] == port);
-  one(rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "receiver's accept");
+  one(
+      rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "receiver's accept");
   CHECK(select(rs, [&](const json& r) { return r["pid"] == s1.pid() && r["layer"] == "syscall"; }).empty());
 }
 
@@ -209,8 +228,11 @@ TEST_CASE("--port keeps other ports out", "[trace]") {
     seen++;
   }
   CHECK(seen > 10);
-  one(rs, [&](const json& r) { return is(r, "kernel", "established"); }, "the one connection on the port");
-  one(rs, [&](const json& r) { return is(r, "syscall", "connect") && r["phase"] == "exit" && r["pid"] == s1.pid(); }, "s1 connect");
+  one(
+      rs, [&](const json& r) { return is(r, "kernel", "established"); }, "the one connection on the port");
+  one(
+      rs, [&](const json& r) { return is(r, "syscall", "connect") && r["phase"] == "exit" && r["pid"] == s1.pid(); },
+      "s1 connect");
 }
 
 TEST_CASE("-4 and -6 keep the other family out", "[trace]") {
@@ -229,7 +251,8 @@ TEST_CASE("-4 and -6 keep the other family out", "[trace]") {
   Records rs = trace.stop();
   for (const auto& r : rs)
     if (r["layer"] != "meta") CHECK(r["family"] == "ipv6");
-  json est = one(rs, [&](const json& r) { return is(r, "kernel", "established"); }, "the IPv6 connection");
+  json est = one(
+      rs, [&](const json& r) { return is(r, "kernel", "established"); }, "the IPv6 connection");
   CHECK(est["saddr"] == "::1");
 }
 
@@ -247,11 +270,13 @@ TEST_CASE("trace -- CMD traces the command from its first syscall and exits with
     REQUIRE(sender.wait() == 0);
     REQUIRE(trace.process().wait() == 0);
     Records rs = trace.records();
-    json sock = one(rs, [&](const json& r) { return is(r, "syscall", "socket"); }, "the receiver's socket()");
+    json sock = one(
+        rs, [&](const json& r) { return is(r, "syscall", "socket"); }, "the receiver's socket()");
     int rpid = sock["pid"];
     for (const auto& r : rs)
       if (r["layer"] == "syscall") CHECK(r["pid"] == rpid);
-    one(rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "accept");
+    one(
+        rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "accept");
     CHECK(rs.back()["event"] == "summary");
   }
   SECTION("the command fails: its exit code comes back") {
@@ -263,7 +288,8 @@ TEST_CASE("trace -- CMD traces the command from its first syscall and exits with
     TraceRun trace(args);
     REQUIRE(trace.process().wait() == 1);
     Records rs = trace.records();
-    json failed = one(rs, [&](const json& r) { return is(r, "syscall", "bind"); }, "the failing bind");
+    json failed = one(
+        rs, [&](const json& r) { return is(r, "syscall", "bind"); }, "the failing bind");
     CHECK(failed["errno"] == "EADDRINUSE");
   }
 }

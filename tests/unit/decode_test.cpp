@@ -167,8 +167,8 @@ TEST_CASE("decode: an unaligned buffer decodes", "[decode]") {
 TEST_CASE("decode: wrong sizes are rejected", "[decode]") {
   auto raw = RawEvent().kind(SK_K_STATE).bytes();
   REQUIRE(decode(raw).has_value());
-  const std::size_t size = GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{175}, std::size_t{177},
-                                    std::size_t{352});
+  const std::size_t size =
+      GENERATE(std::size_t{0}, std::size_t{1}, std::size_t{175}, std::size_t{177}, std::size_t{352});
   CAPTURE(size);
   raw.resize(size);
   CHECK_FALSE(decode(raw).has_value());

@@ -36,26 +36,75 @@ class RawEvent {
   RawEvent() { std::memset(&r_, 0, sizeof(r_)); }
 
   // Common header.
-  RawEvent& kind(uint32_t k) { r_.kind = k; return *this; }
-  RawEvent& ts(uint64_t ns) { r_.ts_ns = ns; return *this; }
-  RawEvent& dur(uint64_t ns) { r_.dur_ns = ns; return *this; }
-  RawEvent& sock(uint64_t sk) { r_.sk = sk; return *this; }
-  RawEvent& ret(int64_t v) { r_.ret = v; return *this; }
-  RawEvent& pid(uint32_t v) { r_.pid = v; return *this; }
-  RawEvent& tid(uint32_t v) { r_.tid = v; return *this; }
-  RawEvent& cpu(uint32_t v) { r_.cpu = v; return *this; }
-  RawEvent& netns(uint32_t v) { r_.netns = v; return *this; }
-  RawEvent& comm(std::string_view s) { copy_str(r_.comm, s); return *this; }
-  RawEvent& ctx(uint8_t v) { r_.ctx = v; return *this; }
-  RawEvent& backend(uint8_t v) { r_.backend = v; return *this; }
+  RawEvent& kind(uint32_t k) {
+    r_.kind = k;
+    return *this;
+  }
+  RawEvent& ts(uint64_t ns) {
+    r_.ts_ns = ns;
+    return *this;
+  }
+  RawEvent& dur(uint64_t ns) {
+    r_.dur_ns = ns;
+    return *this;
+  }
+  RawEvent& sock(uint64_t sk) {
+    r_.sk = sk;
+    return *this;
+  }
+  RawEvent& ret(int64_t v) {
+    r_.ret = v;
+    return *this;
+  }
+  RawEvent& pid(uint32_t v) {
+    r_.pid = v;
+    return *this;
+  }
+  RawEvent& tid(uint32_t v) {
+    r_.tid = v;
+    return *this;
+  }
+  RawEvent& cpu(uint32_t v) {
+    r_.cpu = v;
+    return *this;
+  }
+  RawEvent& netns(uint32_t v) {
+    r_.netns = v;
+    return *this;
+  }
+  RawEvent& comm(std::string_view s) {
+    copy_str(r_.comm, s);
+    return *this;
+  }
+  RawEvent& ctx(uint8_t v) {
+    r_.ctx = v;
+    return *this;
+  }
+  RawEvent& backend(uint8_t v) {
+    r_.backend = v;
+    return *this;
+  }
 
   // Syscall fields.
-  RawEvent& phase(uint8_t v) { r_.phase = v; return *this; }
-  RawEvent& fd(int32_t v) { r_.fd = v; return *this; }
-  RawEvent& backlog(uint32_t v) { r_.backlog = v; return *this; }
+  RawEvent& phase(uint8_t v) {
+    r_.phase = v;
+    return *this;
+  }
+  RawEvent& fd(int32_t v) {
+    r_.fd = v;
+    return *this;
+  }
+  RawEvent& backlog(uint32_t v) {
+    r_.backlog = v;
+    return *this;
+  }
 
   // Kernel fields.
-  RawEvent& queue(uint32_t len, uint32_t max) { r_.queue_len = len; r_.queue_max = max; return *this; }
+  RawEvent& queue(uint32_t len, uint32_t max) {
+    r_.queue_len = len;
+    r_.queue_max = max;
+    return *this;
+  }
   RawEvent& states(uint8_t old_state, uint8_t new_state) {
     r_.old_state = old_state;
     r_.new_state = new_state;
@@ -69,14 +118,38 @@ class RawEvent {
   }
 
   // Packet fields.
-  RawEvent& dir(uint8_t v) { r_.dir = v; return *this; }
-  RawEvent& ifname(std::string_view s) { copy_str(r_.ifname, s); return *this; }
-  RawEvent& ifindex(uint32_t v) { r_.ifindex = v; return *this; }
-  RawEvent& flags(uint8_t v) { r_.tcp_flags = v; return *this; }
-  RawEvent& seq(uint32_t v) { r_.seq = v; return *this; }
-  RawEvent& ack(uint32_t v) { r_.ack_seq = v; return *this; }
-  RawEvent& window(uint16_t v) { r_.window = v; return *this; }
-  RawEvent& payload(uint16_t v) { r_.payload_len = v; return *this; }
+  RawEvent& dir(uint8_t v) {
+    r_.dir = v;
+    return *this;
+  }
+  RawEvent& ifname(std::string_view s) {
+    copy_str(r_.ifname, s);
+    return *this;
+  }
+  RawEvent& ifindex(uint32_t v) {
+    r_.ifindex = v;
+    return *this;
+  }
+  RawEvent& flags(uint8_t v) {
+    r_.tcp_flags = v;
+    return *this;
+  }
+  RawEvent& seq(uint32_t v) {
+    r_.seq = v;
+    return *this;
+  }
+  RawEvent& ack(uint32_t v) {
+    r_.ack_seq = v;
+    return *this;
+  }
+  RawEvent& window(uint16_t v) {
+    r_.window = v;
+    return *this;
+  }
+  RawEvent& payload(uint16_t v) {
+    r_.payload_len = v;
+    return *this;
+  }
 
   // Addresses: family, both addresses (inet_pton) and both ports.
   RawEvent& v4(const char* saddr, uint16_t sport, const char* daddr, uint16_t dport) {
@@ -85,7 +158,10 @@ class RawEvent {
   RawEvent& v6(const char* saddr, uint16_t sport, const char* daddr, uint16_t dport) {
     return addrs(AF_INET6, saddr, sport, daddr, dport);
   }
-  RawEvent& family(uint16_t f) { r_.family = f; return *this; }
+  RawEvent& family(uint16_t f) {
+    r_.family = f;
+    return *this;
+  }
 
   // Escape hatch for fields without a setter (reserved words, ...).
   sk_event& raw() { return r_; }

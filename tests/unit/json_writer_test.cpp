@@ -133,10 +133,9 @@ TEST_CASE("JsonWriter: exact output of a mixed record", "[json_writer]") {
   w.end_object();
   CHECK(w.depth() == 0);
 
-  CHECK(out ==
-        R"({"comm":"curl","pid":1234,"delta":-5,"ok":true,"closed":false,"err":null,)"
-        R"("ms":0.08,"sock":{"family":"inet","port":443,"peer":{}},)"
-        R"("bytes":18446744073709551615})");
+  CHECK(out == R"({"comm":"curl","pid":1234,"delta":-5,"ok":true,"closed":false,"err":null,)"
+               R"("ms":0.08,"sock":{"family":"inet","port":443,"peer":{}},)"
+               R"("bytes":18446744073709551615})");
   CHECK_NOTHROW(nlohmann::json::parse(out));
 }
 
@@ -165,10 +164,9 @@ TEST_CASE("JsonWriter: integers", "[json_writer]") {
   w.field("u8", std::uint8_t{255});
   w.field("i16", std::int16_t{-300});
   w.end_object();
-  CHECK(out ==
-        R"({"i64min":-9223372036854775808,"i64max":9223372036854775807,)"
-        R"("u64max":18446744073709551615,"intmin":-2147483648,"umax":4294967295,)"
-        R"("zero":0,"ull":42,"ll":-42,"u8":255,"i16":-300})");
+  CHECK(out == R"({"i64min":-9223372036854775808,"i64max":9223372036854775807,)"
+               R"("u64max":18446744073709551615,"intmin":-2147483648,"umax":4294967295,)"
+               R"("zero":0,"ull":42,"ll":-42,"u8":255,"i16":-300})");
 }
 
 TEST_CASE("JsonWriter: string overloads do not hit bool", "[json_writer]") {
@@ -287,30 +285,34 @@ TEST_CASE("append_json_string_contents: escaping table", "[json_writer][escape]"
       {"4-byte UTF-8 max (U+10FFFF)", "\xF4\x8F\xBF\xBF"sv, "\xF4\x8F\xBF\xBF"sv},
       {"overlong C0 AF", "\xC0\xAF"sv, "\xEF\xBF\xBD\xEF\xBF\xBD"sv},
       {"overlong C1 BF", "\xC1\xBF"sv, "\xEF\xBF\xBD\xEF\xBF\xBD"sv},
-      {"overlong 3-byte E0 80 AF", "\xE0\x80\xAF"sv,
-       "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
-      {"overlong 4-byte F0 8F BF BF", "\xF0\x8F\xBF\xBF"sv,
-       "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
-      {"lone continuation 80", "a\x80" "b"sv, "a\xEF\xBF\xBD" "b"sv},
+      {"overlong 3-byte E0 80 AF", "\xE0\x80\xAF"sv, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
+      {"overlong 4-byte F0 8F BF BF", "\xF0\x8F\xBF\xBF"sv, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
+      {"lone continuation 80",
+       "a\x80"
+       "b"sv,
+       "a\xEF\xBF\xBD"
+       "b"sv},
       {"lone continuation BF", "\xBF"sv, "\xEF\xBF\xBD"sv},
       {"truncated at end E2 82", "x\xE2\x82"sv, "x\xEF\xBF\xBD\xEF\xBF\xBD"sv},
-      {"truncated before ascii E2 82 41", "\xE2\x82" "A"sv, "\xEF\xBF\xBD\xEF\xBF\xBD" "A"sv},
+      {"truncated before ascii E2 82 41",
+       "\xE2\x82"
+       "A"sv,
+       "\xEF\xBF\xBD\xEF\xBF\xBD"
+       "A"sv},
       {"lead byte at end C3", "\xC3"sv, "\xEF\xBF\xBD"sv},
-      {"truncated 4-byte F0 9F 98", "\xF0\x9F\x98"sv,
-       "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
+      {"truncated 4-byte F0 9F 98", "\xF0\x9F\x98"sv, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
       {"surrogate ED A0 80", "\xED\xA0\x80"sv, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
       {"surrogate ED BF BF", "\xED\xBF\xBF"sv, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
-      {"above U+10FFFF F4 90 80 80", "\xF4\x90\x80\x80"sv,
-       "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
-      {"F5 lead", "\xF5\x80\x80\x80"sv,
-       "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
+      {"above U+10FFFF F4 90 80 80", "\xF4\x90\x80\x80"sv, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
+      {"F5 lead", "\xF5\x80\x80\x80"sv, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"sv},
       {"0xFF", "\xFF"sv, "\xEF\xBF\xBD"sv},
       {"0xFE", "\xFE"sv, "\xEF\xBF\xBD"sv},
       {"invalid then valid", "\xFF\xC3\xA9"sv, "\xEF\xBF\xBD\xC3\xA9"sv},
-      {"valid lead, bad continuation, then quote", "\xC3\"" "x"sv,
+      {"valid lead, bad continuation, then quote",
+       "\xC3\""
+       "x"sv,
        "\xEF\xBF\xBD\\\"x"sv},
-      {"mixed", "p\xC3\xA9\t\"\x01\xFF\0z"sv,
-       "p\xC3\xA9\\t\\\"\\u0001\xEF\xBF\xBD\\u0000z"sv},
+      {"mixed", "p\xC3\xA9\t\"\x01\xFF\0z"sv, "p\xC3\xA9\\t\\\"\\u0001\xEF\xBF\xBD\\u0000z"sv},
   };
 
   const auto& c = GENERATE(from_range(std::begin(cases), std::end(cases)));
@@ -356,8 +358,7 @@ TEST_CASE("append_json_string_contents: every lone high byte is U+FFFD", "[json_
   }
 }
 
-TEST_CASE("JsonWriter: random byte strings round-trip through nlohmann-json",
-          "[json_writer][property]") {
+TEST_CASE("JsonWriter: random byte strings round-trip through nlohmann-json", "[json_writer][property]") {
   std::mt19937 rng(0x50c5c09e);  // fixed seed
   std::uniform_int_distribution<int> len_dist(0, 40);
   std::uniform_int_distribution<int> byte_dist(0, 255);

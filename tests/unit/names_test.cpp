@@ -170,8 +170,7 @@ TEST_CASE("format_ip and format_endpoint", "[names]") {
     CHECK(format_endpoint(e.family, e.daddr, e.dport) == "[fd00::2]:80");
   }
   SECTION("IPv4-mapped IPv6 and a full address") {
-    const auto e =
-        RawEvent().kind(SK_K_STATE).v6("::ffff:127.0.0.1", 1, "2001:db8:1:2:3:4:5:6", 443).event();
+    const auto e = RawEvent().kind(SK_K_STATE).v6("::ffff:127.0.0.1", 1, "2001:db8:1:2:3:4:5:6", 443).event();
     CHECK(format_endpoint(e.family, e.saddr, e.sport) == "[::ffff:127.0.0.1]:1");
     CHECK(format_endpoint(e.family, e.daddr, e.dport) == "[2001:db8:1:2:3:4:5:6]:443");
   }

@@ -100,8 +100,7 @@ Event bind_in_use() {
       .event();
 }
 
-const std::string kHeader =
-    "   TIME(s) CPU CTX         PID     TID COMM            LAYER   EVENT       DETAILS\n";
+const std::string kHeader = "   TIME(s) CPU CTX         PID     TID COMM            LAYER   EVENT       DETAILS\n";
 
 }  // namespace
 
@@ -149,12 +148,11 @@ TEST_CASE("text: the header comes once, before the first event only", "[text]") 
         "fd=3 0.0.0.0:10000 = -98 EADDRINUSE (12.3us)\n";
     CHECK(b.str() == kHeader + line);
     ra.event(bind_in_use());
-    CHECK(a.str() ==
-          kHeader +
-              "  0.000000   1 process    4242    4242 receiver        syscall bind        "
-              "fd=3 0.0.0.0:10000 = 0 (54.1us)\n"
-              "  5.210000   0 process    4250    4250 receiver        syscall bind        "
-              "fd=3 0.0.0.0:10000 = -98 EADDRINUSE (12.3us)\n");
+    CHECK(a.str() == kHeader +
+                         "  0.000000   1 process    4242    4242 receiver        syscall bind        "
+                         "fd=3 0.0.0.0:10000 = 0 (54.1us)\n"
+                         "  5.210000   0 process    4250    4250 receiver        syscall bind        "
+                         "fd=3 0.0.0.0:10000 = -98 EADDRINUSE (12.3us)\n");
   }
 }
 
@@ -213,14 +211,27 @@ TEST_CASE("text: colour on", "[text]") {
 }
 
 TEST_CASE("text: only a failed syscall exit is red", "[text]") {
-  // A kernel record never carries a syscall result; ret is not looked at.
+  // A kernel record never carries a syscall result: ret is not looked at.
   std::ostringstream os;
   TextRenderer r(os, true);
   r.event(RawEvent().kind(SK_K_BIND).ret(-98).pid(1).tid(1).comm("x").v4("0.0.0.0", 80, "0.0.0.0", 0).event());
+  // Nor is a syscall entry, whatever its ret holds.
+  r.event(RawEvent()
+              .kind(SK_SYS_CONNECT)
+              .phase(SK_PHASE_ENTER)
+              .ret(-115)
+              .fd(5)
+              .pid(1)
+              .tid(1)
+              .comm("x")
+              .v4("0.0.0.0", 80, "0.0.0.0", 0)
+              .event());
   CHECK(os.str() ==
         "\033[2m   TIME(s) CPU CTX         PID     TID COMM            LAYER   EVENT       DETAILS\033[0m\n"
         "  0.000000   0 process       1       1 x               "
-        "\033[33mkernel  bind       \033[0m 0.0.0.0:80 bound\n");
+        "\033[33mkernel  bind       \033[0m 0.0.0.0:80 bound\n"
+        "  0.000000   0 process       1       1 x               "
+        "\033[36msyscall connect>   \033[0m fd=5 to 0.0.0.0:0 ...\n");
 }
 
 TEST_CASE("text: details for every kind", "[text]") {
@@ -243,16 +254,16 @@ TEST_CASE("text: details for every kind", "[text]") {
       {"connect enter", v4(SK_SYS_CONNECT).phase(SK_PHASE_ENTER).fd(5).event(), "fd=5 to 127.0.0.1:51946 ..."},
       {"connect exit", v4(SK_SYS_CONNECT).fd(5).ret(-111).dur(80100000).event(),
        "fd=5 127.0.0.1:10000 -> 127.0.0.1:51946 = -111 ECONNREFUSED (80.1ms)"},
-      {"accept enter", v4(SK_SYS_ACCEPT).phase(SK_PHASE_ENTER).fd(3).event(),
-       "fd=3 on 127.0.0.1:10000 waiting ..."},
+      {"accept enter", v4(SK_SYS_ACCEPT).phase(SK_PHASE_ENTER).fd(3).event(), "fd=3 on 127.0.0.1:10000 waiting ..."},
       {"accept exit", v4(SK_SYS_ACCEPT).fd(3).ret(4).dur(5210000000).event(),
        "fd=3 127.0.0.1:10000 <- 127.0.0.1:51946 = 4 (5.21s)"},
       {"accept exit, began before tracing", v4(SK_SYS_ACCEPT).fd(-1).ret(4).event(),
        "127.0.0.1:10000 <- 127.0.0.1:51946 = 4 (began before tracing)"},
       {"accept exit, failed", v4(SK_SYS_ACCEPT).fd(3).ret(-4).dur(1500).event(),
        "fd=3 127.0.0.1:10000 <- 127.0.0.1:51946 = -4 EINTR (1.5us)"},
-      {"close", v4(SK_SYS_CLOSE).fd(4).ret(0).dur(7000).event(),
-       "fd=4 127.0.0.1:10000 127.0.0.1:51946 = 0 (7.0us)"},
+      {"accept exit, failed, no fd", v4(SK_SYS_ACCEPT).fd(-1).ret(-11).event(),
+       "fd=-1 127.0.0.1:10000 <- 127.0.0.1:51946 = -11 EAGAIN"},
+      {"close", v4(SK_SYS_CLOSE).fd(4).ret(0).dur(7000).event(), "fd=4 127.0.0.1:10000 127.0.0.1:51946 = 0 (7.0us)"},
       {"kernel bind", RawEvent().kind(SK_K_BIND).v6("::", 10000, "::", 0).event(), "[::]:10000 bound"},
       {"kernel listen", v4(SK_K_LISTEN).backlog(128).event(), "127.0.0.1:10000 LISTEN backlog=128"},
       {"syn_recv, owner unknown", v4(SK_K_SYN_RECV).queue(0, 128).event(),

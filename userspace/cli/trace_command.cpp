@@ -84,8 +84,7 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts) {
     cfg.pids.push_back(*tgid);
   }
   if (opts.comm.size() > 15)
-    throw probes::TraceError(
-        fmt::format("--comm {}: longer than the kernel's 15-character command names", opts.comm));
+    throw probes::TraceError(fmt::format("--comm {}: longer than the kernel's 15-character command names", opts.comm));
   cfg.comm = opts.comm;
   for (int p : opts.ports) cfg.ports.push_back(static_cast<uint16_t>(p));
   if (cfg.ports.size() > 16) throw probes::TraceError("--port: at most 16 ports");

@@ -12,9 +12,7 @@ static_assert(sizeof(sk_event) == 176, "struct sk_event changed: update the deco
 
 namespace {
 
-std::string_view bounded(const std::array<char, 16>& s) {
-  return {s.data(), strnlen(s.data(), s.size())};
-}
+std::string_view bounded(const std::array<char, 16>& s) { return {s.data(), strnlen(s.data(), s.size())}; }
 
 bool known_kind(uint32_t k) {
   switch (static_cast<Kind>(k)) {
@@ -30,8 +28,7 @@ bool known_kind(uint32_t k) {
     case Kind::Established:
     case Kind::Accept:
     case Kind::State:
-    case Kind::Tcp:
-      return true;
+    case Kind::Tcp: return true;
   }
   return false;
 }

@@ -74,9 +74,8 @@ std::string_view family_name(uint16_t family) {
 std::string tcp_state_name(uint8_t state) {
   // Values of the kernel's enum (include/net/tcp_states.h); stable ABI.
   static constexpr std::array<std::string_view, 14> names = {
-      "",          "ESTABLISHED", "SYN_SENT", "SYN_RECV",   "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
-      "CLOSE",     "CLOSE_WAIT",  "LAST_ACK", "LISTEN",     "CLOSING",   "NEW_SYN_RECV",
-      "BOUND_INACTIVE"};
+      "",      "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
+      "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV", "BOUND_INACTIVE"};
   if (state >= 1 && state < names.size()) return std::string(names[state]);
   return fmt::format("UNKNOWN({})", state);
 }
@@ -88,8 +87,8 @@ std::string errno_name(int err) {
 
 std::string tcp_flags_string(uint8_t flags) {
   // tcpdump's order (print-tcp.c): F S R P . U E W
-  static constexpr std::pair<uint8_t, char> letters[] = {
-      {0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'}, {0x10, '.'}, {0x20, 'U'}, {0x40, 'E'}, {0x80, 'W'}};
+  static constexpr std::pair<uint8_t, char> letters[] = {{0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'},
+                                                         {0x10, '.'}, {0x20, 'U'}, {0x40, 'E'}, {0x80, 'W'}};
   std::string s;
   for (auto [bit, c] : letters)
     if (flags & bit) s += c;
@@ -98,8 +97,7 @@ std::string tcp_flags_string(uint8_t flags) {
 
 std::string task_state_name(uint32_t state) {
   // include/linux/sched.h: the low bits say what the task waits for.
-  constexpr uint32_t kInterruptible = 0x1, kUninterruptible = 0x2, kStopped = 0x4, kTraced = 0x8,
-                     kDead = 0x80;
+  constexpr uint32_t kInterruptible = 0x1, kUninterruptible = 0x2, kStopped = 0x4, kTraced = 0x8, kDead = 0x80;
   if (state == 0) return "running";
   if (state & kTraced) return "traced";
   if (state & kStopped) return "stopped";

@@ -11,10 +11,10 @@
 
 namespace sockscope::events {
 
-std::string_view event_name(Kind k);     // "socket", "bind", "syn_recv", "tcp", ...
-std::string_view layer_name(Layer l);    // "syscall" | "kernel" | "packet"
-std::string_view ctx_name(ExecCtx c);    // "process" | "softirq" | "irq"
-std::string_view dir_name(Dir d);        // "rx" | "tx" | ""
+std::string_view event_name(Kind k);   // "socket", "bind", "syn_recv", "tcp", ...
+std::string_view layer_name(Layer l);  // "syscall" | "kernel" | "packet"
+std::string_view ctx_name(ExecCtx c);  // "process" | "softirq" | "irq"
+std::string_view dir_name(Dir d);      // "rx" | "tx" | ""
 std::string_view backend_name(Backend b);
 std::string_view family_name(uint16_t family);  // "ipv4" | "ipv6" | "unknown"
 // TCP state without the TCP_ prefix: "ESTABLISHED", "SYN_RECV", ...; "UNKNOWN(n)" else.

@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sys/mount.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,8 +19,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "sockscope_bpf.skel.h"
 #include "sockscope.h"
+#include "sockscope_bpf.skel.h"
 
 namespace sockscope::probes {
 
@@ -56,15 +56,14 @@ void check_system() {
   constexpr int kCapBpf = 39, kCapPerfmon = 38;
   bool privileged = geteuid() == 0 || has_capability(CAP_SYS_ADMIN) ||
                     (has_capability(kCapBpf) && has_capability(kCapPerfmon) && has_capability(CAP_NET_ADMIN));
-  if (!privileged)
-    throw TraceError("tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo");
+  if (!privileged) throw TraceError("tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo");
   if (!exists("/sys/kernel/btf/vmlinux"))
     throw TraceError("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing; it needs CONFIG_DEBUG_INFO_BTF=y)");
   // libbpf resolves tracepoint ids through tracefs; mount it where it is missing.
   if (!exists("/sys/kernel/tracing/events") && !exists("/sys/kernel/debug/tracing/events")) {
     if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
-      throw TraceError(fmt::format("tracefs is not mounted and mounting it on /sys/kernel/tracing failed: {}",
-                                   errstr(errno)));
+      throw TraceError(
+          fmt::format("tracefs is not mounted and mounting it on /sys/kernel/tracing failed: {}", errstr(errno)));
     spdlog::debug("mounted tracefs on /sys/kernel/tracing");
   }
 }
@@ -94,8 +93,7 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
   ro->filter_by_task = config.filter_by_task();
   ro->follow_children = config.follow_children;
   std::memset(ro->targ_comm, 0, sizeof(ro->targ_comm));
-  std::memcpy(ro->targ_comm, config.comm.data(),
-              std::min(config.comm.size(), sizeof(ro->targ_comm) - 1));
+  std::memcpy(ro->targ_comm, config.comm.data(), std::min(config.comm.size(), sizeof(ro->targ_comm) - 1));
   ro->targ_family = config.family;
   if (config.ports.size() > SK_MAX_FILTER_PORTS)
     throw TraceError(fmt::format("at most {} --port filters", SK_MAX_FILTER_PORTS));
@@ -106,8 +104,8 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
   if (int err = sockscope_bpf__load(skel_.get()); err) {
     if (err == -EPERM || err == -EACCES)
       throw TraceError(fmt::format("the kernel refused to load the BPF programs ({}); run as root", errstr(err)));
-    throw TraceError(fmt::format("loading the BPF programs failed: {} (run with -v for the verifier log)",
-                                 errstr(err)));
+    throw TraceError(
+        fmt::format("loading the BPF programs failed: {} (run with -v for the verifier log)", errstr(err)));
   }
 
   for (uint32_t pid : config.pids) add_pid(pid);
@@ -123,8 +121,7 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
         continue;
       }
       int fd = open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0)
-        throw TraceError(fmt::format("cannot open the cgroup v2 root {}: {}", cgroup, errstr(errno)));
+      if (fd < 0) throw TraceError(fmt::format("cannot open the cgroup v2 root {}: {}", cgroup, errstr(errno)));
       link = bpf_program__attach_cgroup(prog, fd);
       int saved = errno;
       close(fd);

@@ -25,11 +25,11 @@ class TraceError : public std::runtime_error {
 };
 
 struct TraceConfig {
-  std::vector<uint32_t> pids;   // tgids to trace (--pid)
-  std::string comm;             // --comm, at most 15 bytes
-  std::vector<uint16_t> ports;  // --port, local or remote
-  uint16_t family = 0;          // AF_INET, AF_INET6 or 0 for both
-  bool follow_children = false; // a spawned command: trace what it forks
+  std::vector<uint32_t> pids;    // tgids to trace (--pid)
+  std::string comm;              // --comm, at most 15 bytes
+  std::vector<uint16_t> ports;   // --port, local or remote
+  uint16_t family = 0;           // AF_INET, AF_INET6 or 0 for both
+  bool follow_children = false;  // a spawned command: trace what it forks
   uint32_t ringbuf_bytes = 8u << 20;
 
   // Sockets are selected by their owner task (any of pids, comm, or a spawned command).
@@ -64,9 +64,15 @@ class Tracer {
  private:
   static int on_record(void* self, void* data, std::size_t size);
 
-  struct SkelDeleter { void operator()(::sockscope_bpf* s) const; };
-  struct LinkDeleter { void operator()(bpf_link* l) const; };
-  struct RingDeleter { void operator()(ring_buffer* r) const; };
+  struct SkelDeleter {
+    void operator()(::sockscope_bpf* s) const;
+  };
+  struct LinkDeleter {
+    void operator()(bpf_link* l) const;
+  };
+  struct RingDeleter {
+    void operator()(ring_buffer* r) const;
+  };
 
   Sink sink_;
   std::unique_ptr<::sockscope_bpf, SkelDeleter> skel_;

@@ -50,8 +50,7 @@ void JsonRenderer::event(const Event& e) {
       }
       if (e.kind == Kind::Bind || e.kind == Kind::Accept) w.field("fd", e.fd);
       if (e.kind == Kind::Listen) w.field("backlog", e.backlog);
-      if (e.kind == Kind::SynRecv || e.kind == Kind::Established || e.kind == Kind::Accept ||
-          e.kind == Kind::Listen) {
+      if (e.kind == Kind::SynRecv || e.kind == Kind::Established || e.kind == Kind::Accept || e.kind == Kind::Listen) {
         w.field("queue_len", e.queue_len);
         w.field("queue_max", e.queue_max);
       }

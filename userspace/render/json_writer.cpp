@@ -13,9 +13,7 @@ constexpr char kHex[] = "0123456789abcdef";
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 
 // Bytes that can be copied verbatim: printable ASCII except '"' and '\\'.
-constexpr bool is_plain_ascii(unsigned char c) noexcept {
-  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-}
+constexpr bool is_plain_ascii(unsigned char c) noexcept { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
 
 constexpr bool is_cont(unsigned char c) noexcept { return (c & 0xC0) == 0x80; }
 
@@ -167,8 +165,7 @@ void JsonWriter::value(double d, int decimals) {
   decimals = std::clamp(decimals, 0, 20);
   // Largest finite double in fixed notation: '-' + 309 digits + '.' + 20.
   char buf[352];
-  const auto res =
-      std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed, decimals);
+  const auto res = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed, decimals);
   if (res.ec != std::errc()) {  // cannot happen given the buffer size
     null();
     return;

@@ -75,8 +75,7 @@ class JsonWriter {
   // Other integer types (e.g. `unsigned long long`, which is what the
   // kernel's __u64 is, and which would otherwise be ambiguous).
   template <std::integral T>
-    requires(!std::same_as<T, bool>)
-  void value(T v) {
+  requires(!std::same_as<T, bool>) void value(T v) {
     if constexpr (std::is_signed_v<T>) {
       write_int(static_cast<std::int64_t>(v));
     } else {

@@ -56,12 +56,9 @@ std::string TextRenderer::human_duration(uint64_t ns) {
 
 std::string TextRenderer::details(const Event& e) {
   switch (e.kind) {
-    case Kind::SysSocket:
-      return fmt::format("{}{}", events::family_name(e.family), result(e));
-    case Kind::SysBind:
-      return fmt::format("fd={} {}{}", e.fd, local(e), result(e));
-    case Kind::SysListen:
-      return fmt::format("fd={} {} backlog={}{}", e.fd, local(e), e.backlog, result(e));
+    case Kind::SysSocket: return fmt::format("{}{}", events::family_name(e.family), result(e));
+    case Kind::SysBind: return fmt::format("fd={} {}{}", e.fd, local(e), result(e));
+    case Kind::SysListen: return fmt::format("fd={} {} backlog={}{}", e.fd, local(e), e.backlog, result(e));
     case Kind::SysConnect:
       if (e.phase == Phase::Enter) return fmt::format("fd={} to {} ...", e.fd, remote(e));
       return fmt::format("fd={} {} -> {}{}", e.fd, local(e), remote(e), result(e));
@@ -70,27 +67,24 @@ std::string TextRenderer::details(const Event& e) {
       if (e.fd < 0 && e.ret >= 0)
         return fmt::format("{} <- {}{} (began before tracing)", local(e), remote(e), result(e));
       return fmt::format("fd={} {} <- {}{}", e.fd, local(e), remote(e), result(e));
-    case Kind::SysClose:
-      return fmt::format("fd={} {} {}{}", e.fd, local(e), remote(e), result(e));
-    case Kind::Bind:
-      return fmt::format("{} bound", local(e));
-    case Kind::Listen:
-      return fmt::format("{} LISTEN backlog={}", local(e), e.backlog);
+    case Kind::SysClose: return fmt::format("fd={} {} {}{}", e.fd, local(e), remote(e), result(e));
+    case Kind::Bind: return fmt::format("{} bound", local(e));
+    case Kind::Listen: return fmt::format("{} LISTEN backlog={}", local(e), e.backlog);
     case Kind::SynRecv:
-      return fmt::format("{} <- {} SYN in: request socket, SYN-ACK follows; {}{}", local(e), remote(e),
-                         queue(e), owner(e));
+      return fmt::format("{} <- {} SYN in: request socket, SYN-ACK follows; {}{}", local(e), remote(e), queue(e),
+                         owner(e));
     case Kind::Established:
-      return fmt::format("{} <- {} final ACK in: child ESTABLISHED and queued, {}{}", local(e), remote(e),
-                         queue(e), owner(e));
+      return fmt::format("{} <- {} final ACK in: child ESTABLISHED and queued, {}{}", local(e), remote(e), queue(e),
+                         owner(e));
     case Kind::Accept:
       return fmt::format("{} <- {} child taken off the accept queue, {}", local(e), remote(e), queue(e));
     case Kind::State:
       return fmt::format("{} -> {}  local {} remote {}", events::tcp_state_name(e.old_state),
                          events::tcp_state_name(e.new_state), local(e), remote(e));
     case Kind::Tcp:
-      return fmt::format("{} {} {} > {} [{}] seq {} ack {} win {} len {}", events::dir_name(e.dir),
-                         e.ifname_view(), local(e), remote(e), events::tcp_flags_string(e.tcp_flags), e.seq,
-                         e.ack_seq, e.window, e.payload_len);
+      return fmt::format("{} {} {} > {} [{}] seq {} ack {} win {} len {}", events::dir_name(e.dir), e.ifname_view(),
+                         local(e), remote(e), events::tcp_flags_string(e.tcp_flags), e.seq, e.ack_seq, e.window,
+                         e.payload_len);
   }
   return "";
 }
@@ -98,8 +92,8 @@ std::string TextRenderer::details(const Event& e) {
 void TextRenderer::event(const Event& e) {
   if (!header_done_) {
     header_done_ = true;
-    std::string h = fmt::format("{:>10} {:>3} {:<7} {:>7} {:>7} {:<15} {:<7} {:<11} {}\n", "TIME(s)", "CPU",
-                                "CTX", "PID", "TID", "COMM", "LAYER", "EVENT", "DETAILS");
+    std::string h = fmt::format("{:>10} {:>3} {:<7} {:>7} {:>7} {:<15} {:<7} {:<11} {}\n", "TIME(s)", "CPU", "CTX",
+                                "PID", "TID", "COMM", "LAYER", "EVENT", "DETAILS");
     if (colour_) h = kDim + h.substr(0, h.size() - 1) + kReset + "\n";
     os_ << h;
   }
@@ -108,8 +102,8 @@ void TextRenderer::event(const Event& e) {
   std::string comm(e.comm_view());
   std::string name(events::event_name(e.kind));
   if (e.layer() == Layer::Syscall && e.phase == Phase::Enter) name += ">";
-  std::string line = fmt::format("{:>10.6f} {:>3} {:<7} {:>7} {:>7} {:<15} ", rel, e.cpu, events::ctx_name(e.ctx),
-                                 e.pid, e.tid, comm);
+  std::string line =
+      fmt::format("{:>10.6f} {:>3} {:<7} {:>7} {:>7} {:<15} ", rel, e.cpu, events::ctx_name(e.ctx), e.pid, e.tid, comm);
   std::string layer = fmt::format("{:<7} {:<11}", events::layer_name(e.layer()), name);
   std::string det = details(e);
   if (colour_) {

@@ -18,7 +18,7 @@ namespace sockscope::spawn {
 namespace {
 
 bool is_executable_file(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
 }
 
@@ -32,8 +32,7 @@ int shell_status(int status) {
 
 std::optional<std::string> find_executable(const std::string& name) {
   if (name.empty()) return std::nullopt;
-  if (name.find('/') != std::string::npos)
-    return is_executable_file(name) ? std::optional(name) : std::nullopt;
+  if (name.find('/') != std::string::npos) return is_executable_file(name) ? std::optional(name) : std::nullopt;
   const char* path = std::getenv("PATH");
   std::istringstream dirs(path ? path : "/usr/local/bin:/usr/bin:/bin");
   std::string dir;

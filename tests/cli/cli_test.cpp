@@ -1,0 +1,93 @@
+// Bad input gets one clear line on stderr and a non-zero exit, before
+// anything is loaded. These run the real binary; they need no root.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "../support/process.hpp"
+
+using namespace sockscope::testing;
+
+namespace {
+
+struct Outcome {
+  int code;
+  std::string err;
+};
+
+Outcome run(std::vector<std::string> args, bool as_nobody = false) {
+  if (as_nobody) {
+    // setpriv is util-linux, on every Debian: drop to nobody for this run.
+    args.insert(args.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  }
+  Process p(args);
+  auto code = p.wait();
+  REQUIRE(code);
+  return {*code, p.stderr_text()};
+}
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+pid_t unused_pid() {
+  for (pid_t p = 4000000; p > 1000; p -= 7919) {
+    struct stat st {};
+    if (stat(("/proc/" + std::to_string(p)).c_str(), &st) != 0) return p;
+  }
+  return 4194303;
+}
+
+}  // namespace
+
+TEST_CASE("bad input: one line and a non-zero exit", "[cli]") {
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string says;
+  };
+  auto c = GENERATE(
+      Case{{"trace", "--bogus"}, 2, "sockscope: error: The following argument was not expected: --bogus"},
+      Case{{"trace", "--port", "70000"}, 2, "sockscope: error: --port: Value 70000 not in range 1 to 65535"},
+      Case{{"trace", "--port", "0"}, 2, "not in range"}, Case{{"trace", "--port", "http"}, 2, "--port"},
+      Case{{"trace", "-4", "-6"}, 2, "excludes"}, Case{{"trace", "--color", "pink"}, 2, "--color"},
+      Case{{"trace", "--ringbuf-size", "3"}, 2, "power of two"},
+      Case{{"trace", "--comm", "a-name-longer-than-15"}, 1, "longer than the kernel's 15-character"},
+      Case{{"trace", "--", "/nonexistent/command"}, 1, "sockscope: error: /nonexistent/command: command not found"},
+      Case{{"frobnicate"}, 2, "sockscope: error:"}, Case{{}, 2, "sockscope: error: A subcommand is required"});
+  std::vector<std::string> argv = {SOCKSCOPE_BIN};
+  argv.insert(argv.end(), c.args.begin(), c.args.end());
+  Outcome o = run(argv);
+  INFO("stderr: " << o.err);
+  CHECK(o.code == c.code);
+  CHECK(count_lines(o.err) == 1);
+  CHECK(o.err.find(c.says) != std::string::npos);
+  CHECK(o.err.rfind("sockscope: error: ", 0) == 0);
+}
+
+TEST_CASE("a pid that does not exist", "[cli]") {
+  pid_t p = unused_pid();
+  Outcome o = run({SOCKSCOPE_BIN, "trace", "--pid", std::to_string(p)});
+  INFO("stderr: " << o.err);
+  CHECK(o.code == 1);
+  CHECK(o.err == "sockscope: error: --pid " + std::to_string(p) + ": no such process\n");
+}
+
+TEST_CASE("without privileges: one line naming what is missing", "[cli]") {
+  Outcome o = run({SOCKSCOPE_BIN, "trace"}, /*as_nobody=*/geteuid() == 0);
+  INFO("stderr: " << o.err);
+  CHECK(o.code == 1);
+  CHECK(o.err ==
+        "sockscope: error: tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo\n");
+}
+
+TEST_CASE("--help prints usage and exits 0", "[cli]") {
+  Process p({SOCKSCOPE_BIN, "trace", "--help"});
+  auto line = p.wait_stdout("--port");
+  CHECK(line);
+  CHECK(p.wait() == 0);
+}

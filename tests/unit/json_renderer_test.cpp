@@ -1,0 +1,315 @@
+// Unit tests for render::JsonRenderer: JSON Lines, one object per event.
+// Each record is parsed back with nlohmann-json and compared whole against
+// the expected object, so a field that should not be there fails the test
+// as surely as a wrong value.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "event_builder.hpp"
+#include "events/event.hpp"
+#include "render/json_renderer.hpp"
+
+using nlohmann::json;
+using sockscope::events::Event;
+using sockscope::render::JsonRenderer;
+using sockscope::render::LossCounts;
+using sockscope::render::Summary;
+using sockscope::test::RawEvent;
+
+namespace {
+
+// Split on '\n': every record must end with one.
+std::vector<std::string> lines_of(const std::string& out) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < out.size()) {
+    const auto nl = out.find('\n', start);
+    REQUIRE(nl != std::string::npos);
+    lines.push_back(out.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return lines;
+}
+
+std::string render_line(const Event& e) {
+  std::ostringstream os;
+  JsonRenderer(os).event(e);
+  const auto lines = lines_of(os.str());
+  REQUIRE(lines.size() == 1);
+  return lines[0];
+}
+
+json render(const Event& e) { return json::parse(render_line(e)); }
+
+// Fields every record carries, for a receiver on 127.0.0.1:10000 talking to
+// 127.0.0.1:51946.
+json common(const char* layer, const char* event) {
+  return json{{"ts_ns", 1000120000u},
+              {"layer", layer},
+              {"event", event},
+              {"pid", 4242},
+              {"tid", 4243},
+              {"comm", "receiver"},
+              {"cpu", 2},
+              {"ctx", "process"},
+              {"netns", 4026531840u},
+              {"family", "ipv4"},
+              {"saddr", "127.0.0.1"},
+              {"sport", 10000},
+              {"daddr", "127.0.0.1"},
+              {"dport", 51946},
+              {"backend", "tracepoint"}};
+}
+
+RawEvent base(uint32_t kind) {
+  RawEvent b;
+  b.kind(kind)
+      .ts(1000120000)
+      .pid(4242)
+      .tid(4243)
+      .comm("receiver")
+      .cpu(2)
+      .netns(4026531840u)
+      .v4("127.0.0.1", 10000, "127.0.0.1", 51946);
+  return b;
+}
+
+json with(json j, const json& extra) {
+  for (const auto& [k, v] : extra.items()) j[k] = v;
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("json: syscall accept exit, exact line and fields", "[json]") {
+  const auto e = base(SK_SYS_ACCEPT).sock(0xffff8880deadbeefULL).fd(3).ret(4).dur(5210000000).event();
+  const auto line = render_line(e);
+  CHECK(line == R"({"ts_ns":1000120000,"layer":"syscall","event":"accept","pid":4242,"tid":4243,"comm":"receiver",)"
+                R"("cpu":2,"ctx":"process","netns":4026531840,"family":"ipv4","saddr":"127.0.0.1","sport":10000,)"
+                R"("daddr":"127.0.0.1","dport":51946,"backend":"tracepoint","sock":"0xffff8880deadbeef",)"
+                R"("phase":"exit","fd":3,"ret":4,"dur_ns":5210000000})");
+  const auto j = json::parse(line);
+  CHECK(j == with(common("syscall", "accept"),
+                  {{"sock", "0xffff8880deadbeef"}, {"phase", "exit"}, {"fd", 3}, {"ret", 4}, {"dur_ns", 5210000000u}}));
+  CHECK_FALSE(j.contains("errno"));
+  CHECK_FALSE(j.contains("backlog"));
+}
+
+TEST_CASE("json: syscall records", "[json]") {
+  SECTION("accept enter: no result yet") {
+    const auto j = render(base(SK_SYS_ACCEPT).phase(SK_PHASE_ENTER).fd(3).event());
+    CHECK(j == with(common("syscall", "accept"), {{"phase", "enter"}, {"fd", 3}}));
+    CHECK_FALSE(j.contains("ret"));
+    CHECK_FALSE(j.contains("dur_ns"));
+    CHECK_FALSE(j.contains("sock"));  // sock 0 is left out
+  }
+  SECTION("failed bind has errno") {
+    const auto j = render(base(SK_SYS_BIND).fd(3).ret(-98).dur(12300).event());
+    CHECK(j == with(common("syscall", "bind"),
+                    {{"phase", "exit"}, {"fd", 3}, {"ret", -98}, {"errno", "EADDRINUSE"}, {"dur_ns", 12300}}));
+  }
+  SECTION("failed connect, unknown errno number") {
+    const auto j = render(base(SK_SYS_CONNECT).fd(5).ret(-4000).event());
+    CHECK(j == with(common("syscall", "connect"),
+                    {{"phase", "exit"}, {"fd", 5}, {"ret", -4000}, {"errno", "E4000"}, {"dur_ns", 0}}));
+  }
+  SECTION("listen has backlog") {
+    const auto j = render(base(SK_SYS_LISTEN).fd(3).backlog(4096).ret(0).dur(999).event());
+    CHECK(j == with(common("syscall", "listen"),
+                    {{"phase", "exit"}, {"fd", 3}, {"ret", 0}, {"dur_ns", 999}, {"backlog", 4096}}));
+    CHECK_FALSE(j.contains("errno"));
+  }
+  SECTION("socket: negative fd") {
+    const auto j = render(base(SK_SYS_SOCKET).fd(-1).ret(-97).event());
+    CHECK(j.at("fd") == -1);
+    CHECK(j.at("errno") == "EAFNOSUPPORT");
+  }
+}
+
+TEST_CASE("json: kernel records", "[json]") {
+  SECTION("established in softirq, owner stopped in accept()") {
+    const auto j = render(base(SK_K_ESTABLISHED)
+                              .ctx(SK_CTX_SOFTIRQ)
+                              .backend(SK_BACKEND_SOCK_OPS)
+                              .sock(0x1000)
+                              .fd(7)  // not a kernel-layer field for this kind
+                              .states(3, 1)
+                              .queue(1, 128)
+                              .owner(4242, 0x104, SK_OWNER_KNOWN | SK_OWNER_IN_ACCEPT)
+                              .event());
+    auto expected = with(common("kernel", "established"), {{"ctx", "softirq"},
+                                                           {"backend", "sock_ops"},
+                                                           {"sock", "0x1000"},
+                                                           {"old_state", "SYN_RECV"},
+                                                           {"new_state", "ESTABLISHED"},
+                                                           {"queue_len", 1},
+                                                           {"queue_max", 128},
+                                                           {"owner_pid", 4242},
+                                                           {"owner_state", "stopped"},
+                                                           {"owner_in_accept", true}});
+    CHECK(j == expected);
+    CHECK_FALSE(j.contains("fd"));
+    CHECK_FALSE(j.contains("phase"));
+    CHECK_FALSE(j.contains("ret"));
+  }
+  SECTION("owner known, not in accept") {
+    const auto j = render(base(SK_K_SYN_RECV).queue(0, 128).owner(4242, 0x1, SK_OWNER_KNOWN).event());
+    CHECK(j == with(common("kernel", "syn_recv"), {{"queue_len", 0},
+                                                   {"queue_max", 128},
+                                                   {"owner_pid", 4242},
+                                                   {"owner_state", "sleeping"},
+                                                   {"owner_in_accept", false}}));
+    CHECK_FALSE(j.contains("old_state"));
+  }
+  SECTION("owner unknown: no owner fields at all") {
+    const auto j = render(base(SK_K_SYN_RECV).queue(0, 128).owner(99, 0x1, SK_OWNER_IN_ACCEPT).event());
+    CHECK(j == with(common("kernel", "syn_recv"), {{"queue_len", 0}, {"queue_max", 128}}));
+  }
+  SECTION("state: states only") {
+    const auto j = render(base(SK_K_STATE).fd(3).states(1, 8).queue(5, 6).backlog(7).event());
+    CHECK(j == with(common("kernel", "state"), {{"old_state", "ESTABLISHED"}, {"new_state", "CLOSE_WAIT"}}));
+    CHECK_FALSE(j.contains("fd"));
+    CHECK_FALSE(j.contains("queue_len"));
+    CHECK_FALSE(j.contains("backlog"));
+  }
+  SECTION("listen: states, backlog and queue") {
+    const auto j = render(base(SK_K_LISTEN).states(7, 10).backlog(128).queue(0, 128).event());
+    CHECK(
+        j ==
+        with(
+            common("kernel", "listen"),
+            {{"old_state", "CLOSE"}, {"new_state", "LISTEN"}, {"backlog", 128}, {"queue_len", 0}, {"queue_max", 128}}));
+  }
+  SECTION("bind: fd only") {
+    const auto j = render(base(SK_K_BIND).fd(3).event());
+    CHECK(j == with(common("kernel", "bind"), {{"fd", 3}}));
+  }
+  SECTION("accept: fd and queue") {
+    const auto j = render(base(SK_K_ACCEPT).fd(4).queue(0, 128).event());
+    CHECK(j == with(common("kernel", "accept"), {{"fd", 4}, {"queue_len", 0}, {"queue_max", 128}}));
+  }
+}
+
+TEST_CASE("json: packet record", "[json]") {
+  const auto j = render(base(SK_PKT_TCP)
+                            .v6("fd00::2", 51946, "fd00::1", 10000)
+                            .ctx(SK_CTX_IRQ)
+                            .backend(SK_BACKEND_TRACEPOINT)
+                            .dir(SK_DIR_RX)
+                            .ifname("eth0")
+                            .ifindex(2)
+                            .flags(0x12)
+                            .seq(3528373741u)
+                            .ack(1)
+                            .window(65483)
+                            .payload(0)
+                            .fd(3)
+                            .ret(-1)
+                            .event());
+  const json expected = with(common("packet", "tcp"), {{"ctx", "irq"},
+                                                       {"family", "ipv6"},
+                                                       {"saddr", "fd00::2"},
+                                                       {"sport", 51946},
+                                                       {"daddr", "fd00::1"},
+                                                       {"dport", 10000},
+                                                       {"dir", "rx"},
+                                                       {"ifname", "eth0"},
+                                                       {"ifindex", 2},
+                                                       {"flags", "S."},
+                                                       {"seq", 3528373741u},
+                                                       {"ack", 1},
+                                                       {"win", 65483},
+                                                       {"len", 0}});
+  CHECK(j == expected);
+  CHECK_FALSE(j.contains("fd"));
+  CHECK_FALSE(j.contains("ret"));
+  CHECK_FALSE(j.contains("phase"));
+  CHECK_FALSE(j.contains("queue_len"));
+}
+
+TEST_CASE("json: extreme numbers and an unknown family", "[json]") {
+  RawEvent b = base(SK_SYS_CLOSE);
+  b.ts(UINT64_MAX).sock(UINT64_MAX).dur(UINT64_MAX).ret(INT64_MAX).fd(INT32_MIN).pid(UINT32_MAX).family(0);
+  const auto j = render(b.event());
+  CHECK(j.at("ts_ns").get<uint64_t>() == UINT64_MAX);
+  CHECK(j.at("sock") == "0xffffffffffffffff");
+  CHECK(j.at("dur_ns").get<uint64_t>() == UINT64_MAX);
+  CHECK(j.at("ret").get<int64_t>() == INT64_MAX);
+  CHECK(j.at("fd").get<int64_t>() == INT32_MIN);
+  CHECK(j.at("pid").get<uint64_t>() == UINT32_MAX);
+  CHECK(j.at("family") == "unknown");
+  CHECK(j.at("saddr") == "?");
+  CHECK(j.at("daddr") == "?");
+}
+
+TEST_CASE("json: a hostile comm stays valid JSON", "[json]") {
+  // quote, backslash, control characters, an invalid UTF-8 byte, DEL, and
+  // 16 bytes with no NUL.
+  const std::string comm(
+      "a\"b\\c\x01\n\xff\x7f"
+      "d\xc3\xa9z123");
+  REQUIRE(comm.size() == 16);
+  const auto line = render_line(base(SK_SYS_SOCKET).comm(comm).event());
+  CHECK(line.find(R"("comm":"a\"b\\c\u0001\n)"
+                  "\xEF\xBF\xBD"
+                  R"(\u007fd)"
+                  "\xc3\xa9"
+                  R"(z123",)") != std::string::npos);
+  json j;
+  REQUIRE_NOTHROW(j = json::parse(line));
+  CHECK(j.at("comm").get<std::string>() ==
+        "a\"b\\c\x01\n"
+        "\xEF\xBF\xBD"  // U+FFFD for the 0xff
+        "\x7f"
+        "d\xc3\xa9z123");
+}
+
+TEST_CASE("json: one object per line, in order", "[json]") {
+  std::ostringstream os;
+  JsonRenderer r(os);
+  r.event(base(SK_SYS_BIND).ts(1).fd(3).event());
+  r.event(base(SK_K_BIND).ts(2).fd(3).event());
+  r.event(base(SK_PKT_TCP).ts(3).event());
+  r.summary(Summary{3, {}});
+  const auto lines = lines_of(os.str());
+  REQUIRE(lines.size() == 4);
+  CHECK(json::parse(lines[0]).at("ts_ns") == 1);
+  CHECK(json::parse(lines[0]).at("layer") == "syscall");
+  CHECK(json::parse(lines[1]).at("ts_ns") == 2);
+  CHECK(json::parse(lines[1]).at("layer") == "kernel");
+  CHECK(json::parse(lines[2]).at("ts_ns") == 3);
+  CHECK(json::parse(lines[2]).at("layer") == "packet");
+  CHECK(json::parse(lines[3]).at("layer") == "meta");
+  // A longer record followed by a shorter one: the reused buffer is cleared.
+  CHECK(lines[1].size() < lines[0].size());
+}
+
+TEST_CASE("json: summary record", "[json]") {
+  SECTION("no losses") {
+    std::ostringstream os;
+    JsonRenderer(os).summary(Summary{42, {}});
+    CHECK(os.str() == R"({"layer":"meta","event":"summary","events":42,"lost_total":0,)"
+                      R"("lost":{"ringbuf_full":0,"inflight_full":0,"tracked_full":0,"undecodable":0}})"
+                      "\n");
+  }
+  SECTION("losses by cause") {
+    std::ostringstream os;
+    Summary s;
+    s.events = 100;
+    s.lost = LossCounts{1, 2, 3, 4};
+    JsonRenderer(os).summary(s);
+    const auto lines = lines_of(os.str());
+    REQUIRE(lines.size() == 1);
+    const auto j = json::parse(lines[0]);
+    CHECK(j == json{{"layer", "meta"},
+                    {"event", "summary"},
+                    {"events", 100},
+                    {"lost_total", 10},
+                    {"lost", {{"ringbuf_full", 1}, {"inflight_full", 2}, {"tracked_full", 3}, {"undecodable", 4}}}});
+  }
+}
