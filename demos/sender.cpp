@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <csignal>
+#include <cstdlib>
 
 namespace {
 
@@ -16,6 +17,8 @@ struct Options {
   std::string message = "hello, world!";
   double timeout = 30.0;  // seconds; 0 = wait forever
 };
+
+constexpr double kMaxTimeout = 1e6;  // keeps the timeval conversion in range
 
 void set_receive_timeout(int fd, double seconds) {
   if (seconds <= 0) return;  // default: block forever
@@ -85,7 +88,16 @@ int main(int argc, char** argv) {
   app.add_option("--message", opt.message, "Message to send")->capture_default_str();
   app.add_option("--timeout", opt.timeout, "Seconds to wait for the reply (0 = forever)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end != '\0' || !(v >= 0 && v <= kMaxTimeout))
+              return "expected seconds between 0 and " + std::to_string(static_cast<int>(kMaxTimeout)) + ", got " +
+                     text;
+            return {};
+          },
+          "SECONDS"));
 
   try {
     app.parse(argc, argv);

@@ -168,7 +168,7 @@ TEST_CASE("a second receiver on a bound port fails with EADDRINUSE", "[trace]") 
   CHECK(held["sport"] == port);
 }
 
-TEST_CASE("--pid keeps other processes' sockets out, and keeps the softirq work on its own", "[trace]") {
+TEST_CASE("filter by pid: --pid keeps other processes' sockets out, and keeps the softirq work on its own", "[trace]") {
   Addr a{"127.0.0.1", "ipv4"};
   int port = next_port(), other = next_port();
   Process receiver(receiver_args(a, port, {"--pause-after", "bind"}));
@@ -204,7 +204,7 @@ TEST_CASE("--pid keeps other processes' sockets out, and keeps the softirq work 
   CHECK(select(rs, [&](const json& r) { return r["pid"] == s1.pid() && r["layer"] == "syscall"; }).empty());
 }
 
-TEST_CASE("--port keeps other ports out", "[trace]") {
+TEST_CASE("filter by port: --port keeps other ports out", "[trace]") {
   Addr a = GENERATE(Addr{"127.0.0.1", "ipv4"}, Addr{"::1", "ipv6"});
   int port = next_port(), other = next_port();
   TraceRun trace({"--port", std::to_string(port)});
@@ -235,7 +235,7 @@ TEST_CASE("--port keeps other ports out", "[trace]") {
       "s1 connect");
 }
 
-TEST_CASE("-4 and -6 keep the other family out", "[trace]") {
+TEST_CASE("filter by family: -6 keeps the other family out", "[trace]") {
   int port = next_port();
   TraceRun trace({"-6", "--port", std::to_string(port)});
   Process r4(receiver_args({"127.0.0.1", "ipv4"}, port));
