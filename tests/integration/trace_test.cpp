@@ -293,3 +293,43 @@ TEST_CASE("trace -- CMD traces the command from its first syscall and exits with
     CHECK(failed["errno"] == "EADDRINUSE");
   }
 }
+
+TEST_CASE("filter by command name: --comm keeps other commands' sockets out", "[trace]") {
+  Addr a{"127.0.0.1", "ipv4"};
+  int port = next_port();
+  TraceRun trace({"--comm", "receiver"});
+  Process receiver(receiver_args(a, port));
+  REQUIRE(receiver.wait_stdout("listen backlog"));
+  Process sender(sender_args(a, port));
+  REQUIRE(sender.wait() == 0);
+  REQUIRE(receiver.wait() == 0);
+  Records rs = trace.stop();
+  for (const auto& r : rs)
+    if (r["layer"] == "syscall") CHECK(r["comm"] == "receiver");
+  CHECK(select(rs, [&](const json& r) { return r["layer"] == "syscall" && r["pid"] == sender.pid(); }).empty());
+  json est = one(
+      rs, [&](const json& r) { return is(r, "kernel", "established") && r["sport"] == port; }, "the receiver's child");
+  CHECK(est["owner_pid"] == receiver.pid());
+  one(
+      rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "accept");
+}
+
+TEST_CASE("trace -- CMD follows the command's children", "[trace][spawn]") {
+  Addr a{"127.0.0.1", "ipv4"};
+  int port = next_port();
+  // The shell forks the receiver (the trailing command keeps it from exec'ing it).
+  std::string script = std::string(RECEIVER_BIN) + " --port " + std::to_string(port) + "; status=$?; exit $status";
+  TraceRun trace({"--", "sh", "-c", script});
+  trace.wait_for([](const json& r) { return is(r, "kernel", "listen"); }, "the receiver's listen");
+  Process sender(sender_args(a, port));
+  REQUIRE(sender.wait() == 0);
+  REQUIRE(trace.process().wait() == 0);
+  Records rs = trace.records();
+  json sock = one(
+      rs, [&](const json& r) { return is(r, "syscall", "socket"); }, "the receiver's socket()");
+  CHECK(sock["comm"] == "receiver");
+  CHECK(sock["pid"] != trace.process().pid());
+  CHECK(select(rs, [&](const json& r) { return r["layer"] == "syscall" && r["pid"] == sender.pid(); }).empty());
+  one(
+      rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "the child's accept");
+}
