@@ -47,6 +47,21 @@ static __always_inline void forget_listener(__u64 sk, __u32 netns, __u16 port)
 		bpf_map_delete_elem(&listeners, &k);
 }
 
+/* A reserved record for a state change; the caller adds to it and submits. */
+static __always_inline struct sk_event *state_record(__u32 kind, __u8 ctxk, struct sock *sk,
+						     int oldstate, int newstate,
+						     const struct sk_tuple *t)
+{
+	struct sk_event *e = reserve_event(kind, ctxk);
+	if (!e)
+		return NULL;
+	e->sk = (__u64)sk;
+	e->old_state = oldstate;
+	e->new_state = newstate;
+	put_tuple(e, t);
+	return e;
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -92,24 +107,16 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	else if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_)
 		kind = SK_K_ESTABLISHED;
 
-	struct sk_event *e = reserve_event(SK_K_STATE, ctxk);
+	struct sk_event *e = state_record(SK_K_STATE, ctxk, sk, oldstate, newstate, &t);
 	if (!e)
 		return 0;
-	e->sk = (__u64)sk;
-	e->old_state = oldstate;
-	e->new_state = newstate;
-	put_tuple(e, &t);
 	submit_event(e);
 	if (!kind)
 		return 0;
 
-	e = reserve_event(kind, ctxk);
+	e = state_record(kind, ctxk, sk, oldstate, newstate, &t);
 	if (!e)
 		return 0;
-	e->sk = (__u64)sk;
-	e->old_state = oldstate;
-	e->new_state = newstate;
-	put_tuple(e, &t);
 	if (kind == SK_K_LISTEN) {
 		e->backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 		e->queue_max = e->backlog;
