@@ -315,11 +315,9 @@ TEST_CASE("text: human_duration", "[text]") {
       {3449, "3.4us"},
       {54100, "54.1us"},
       {999949, "999.9us"},
-      // The unit is chosen before rounding, so just below a unit boundary the
-      // number rounds up to 1000 of the smaller unit. Current behaviour,
-      // pinned on purpose (cosmetic; "1.0ms" / "1.00s" would read better).
-      {999950, "1000.0us"},
-      {999999999, "1000.0ms"},
+      // The unit is chosen after rounding: just below a boundary reads as the larger unit.
+      {999950, "1.0ms"},
+      {999999999, "1.00s"},
       {1000000, "1.0ms"},
       {80100000, "80.1ms"},
       {999949999, "999.9ms"},

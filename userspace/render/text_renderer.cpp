@@ -48,9 +48,10 @@ std::string owner(const Event& e) {
 }  // namespace
 
 std::string TextRenderer::human_duration(uint64_t ns) {
+  // The unit is chosen after rounding to one decimal, so 999.95us reads 1.0ms.
   if (ns < 1000) return fmt::format("{}ns", ns);
-  if (ns < 1000000) return fmt::format("{:.1f}us", static_cast<double>(ns) / 1e3);
-  if (ns < 1000000000) return fmt::format("{:.1f}ms", static_cast<double>(ns) / 1e6);
+  if (ns < 999950) return fmt::format("{:.1f}us", static_cast<double>(ns) / 1e3);
+  if (ns < 999950000) return fmt::format("{:.1f}ms", static_cast<double>(ns) / 1e6);
   return fmt::format("{:.2f}s", static_cast<double>(ns) / 1e9);
 }
 
