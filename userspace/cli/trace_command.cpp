@@ -135,12 +135,7 @@ int run_trace(const TraceOptions& opts) {
   render::Summary summary{tracer.delivered(), tracer.losses()};
   if (opts.json) renderer->summary(summary);
   std::cout.flush();
-  std::cerr << fmt::format("sockscope: {} events, {} lost", summary.events, summary.lost.total());
-  if (summary.lost.total())
-    std::cerr << fmt::format(" (ring buffer full: {}, syscall table full: {}, socket table full: {}, undecodable: {})",
-                             summary.lost.ringbuf_full, summary.lost.inflight_full, summary.lost.tracked_full,
-                             summary.lost.undecodable);
-  std::cerr << "\n";
+  std::cerr << "sockscope: " << render::describe(summary) << "\n";
   return exit_code.value_or(0);
 }
 

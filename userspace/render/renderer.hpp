@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "events/event.hpp"
@@ -23,6 +24,10 @@ struct Summary {
   uint64_t events = 0;  // records delivered
   LossCounts lost;
 };
+
+// "36 events, 0 lost", with the causes when any were lost: the one wording
+// of the end-of-run count, on stderr and in the text output alike.
+std::string describe(const Summary& s);
 
 class Renderer {
  public:

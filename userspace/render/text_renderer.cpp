@@ -115,12 +115,6 @@ void TextRenderer::event(const Event& e) {
   os_ << line << layer << ' ' << det << '\n';
 }
 
-void TextRenderer::summary(const Summary& s) {
-  os_ << fmt::format("-- {} events, {} lost", s.events, s.lost.total());
-  if (s.lost.total())
-    os_ << fmt::format(" (ring buffer full: {}, syscall table full: {}, socket table full: {}, undecodable: {})",
-                       s.lost.ringbuf_full, s.lost.inflight_full, s.lost.tracked_full, s.lost.undecodable);
-  os_ << '\n';
-}
+void TextRenderer::summary(const Summary& s) { os_ << "-- " << describe(s) << '\n'; }
 
 }  // namespace sockscope::render
