@@ -29,6 +29,21 @@ std::vector<std::string> sender_args(const Addr& a, int port) {
   return {SENDER_BIN, "--host", a.host, "--port", std::to_string(port), "--timeout", "20"};
 }
 
+// One whole connection: the receiver listens, the sender connects, sends and
+// reads the reply, and both exit 0. Returns their pids.
+struct Pair {
+  pid_t receiver;
+  pid_t sender;
+};
+Pair run_pair(const Addr& a, int port) {
+  Process receiver(receiver_args(a, port));
+  REQUIRE(receiver.wait_stdout("listen backlog"));
+  Process sender(sender_args(a, port));
+  REQUIRE(sender.wait() == 0);
+  REQUIRE(receiver.wait() == 0);
+  return {receiver.pid(), sender.pid()};
+}
+
 bool same_tuple(const json& a, const json& b) {
   return a["saddr"] == b["saddr"] && a["sport"] == b["sport"] && a["daddr"] == b["daddr"] && a["dport"] == b["dport"];
 }
@@ -238,16 +253,8 @@ TEST_CASE("filter by port: --port keeps other ports out", "[trace]") {
 TEST_CASE("filter by family: -6 keeps the other family out", "[trace]") {
   int port = next_port();
   TraceRun trace({"-6", "--port", std::to_string(port)});
-  Process r4(receiver_args({"127.0.0.1", "ipv4"}, port));
-  REQUIRE(r4.wait_stdout("listen backlog"));
-  Process s4(sender_args({"127.0.0.1", "ipv4"}, port));
-  REQUIRE(s4.wait() == 0);
-  REQUIRE(r4.wait() == 0);
-  Process r6(receiver_args({"::1", "ipv6"}, port));
-  REQUIRE(r6.wait_stdout("listen backlog"));
-  Process s6(sender_args({"::1", "ipv6"}, port));
-  REQUIRE(s6.wait() == 0);
-  REQUIRE(r6.wait() == 0);
+  run_pair({"127.0.0.1", "ipv4"}, port);
+  run_pair({"::1", "ipv6"}, port);
   Records rs = trace.stop();
   for (const auto& r : rs)
     if (r["layer"] != "meta") CHECK(r["family"] == "ipv6");
@@ -298,18 +305,14 @@ TEST_CASE("filter by command name: --comm keeps other commands' sockets out", "[
   Addr a{"127.0.0.1", "ipv4"};
   int port = next_port();
   TraceRun trace({"--comm", "receiver"});
-  Process receiver(receiver_args(a, port));
-  REQUIRE(receiver.wait_stdout("listen backlog"));
-  Process sender(sender_args(a, port));
-  REQUIRE(sender.wait() == 0);
-  REQUIRE(receiver.wait() == 0);
+  Pair pair = run_pair(a, port);
   Records rs = trace.stop();
   for (const auto& r : rs)
     if (r["layer"] == "syscall") CHECK(r["comm"] == "receiver");
-  CHECK(select(rs, [&](const json& r) { return r["layer"] == "syscall" && r["pid"] == sender.pid(); }).empty());
+  CHECK(select(rs, [&](const json& r) { return r["layer"] == "syscall" && r["pid"] == pair.sender; }).empty());
   json est = one(
       rs, [&](const json& r) { return is(r, "kernel", "established") && r["sport"] == port; }, "the receiver's child");
-  CHECK(est["owner_pid"] == receiver.pid());
+  CHECK(est["owner_pid"] == pair.receiver);
   one(
       rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "accept");
 }
