@@ -87,7 +87,8 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts) {
     throw probes::TraceError(fmt::format("--comm {}: longer than the kernel's 15-character command names", opts.comm));
   cfg.comm = opts.comm;
   for (int p : opts.ports) cfg.ports.push_back(static_cast<uint16_t>(p));
-  if (cfg.ports.size() > 16) throw probes::TraceError("--port: at most 16 ports");
+  if (cfg.ports.size() > probes::kMaxFilterPorts)
+    throw probes::TraceError(fmt::format("--port: at most {} ports", probes::kMaxFilterPorts));
   cfg.family = opts.ipv4 ? AF_INET : opts.ipv6 ? AF_INET6 : 0;
   cfg.follow_children = !opts.command.empty();
   cfg.ringbuf_bytes = opts.ringbuf_mib << 20;

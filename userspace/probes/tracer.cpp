@@ -24,6 +24,8 @@
 
 namespace sockscope::probes {
 
+static_assert(kMaxFilterPorts == SK_MAX_FILTER_PORTS);
+
 namespace {
 
 std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }

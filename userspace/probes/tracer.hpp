@@ -24,6 +24,9 @@ class TraceError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// How many --port filters the kernel side holds (SK_MAX_FILTER_PORTS).
+inline constexpr std::size_t kMaxFilterPorts = 16;
+
 struct TraceConfig {
   std::vector<uint32_t> pids;    // tgids to trace (--pid)
   std::string comm;              // --comm, at most 15 bytes
