@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The tutorial's experiment with sockscope watching, from a fresh Debian
 # bookworm machine, as root:
-#   sudo demos/run-experiments.sh
+#   bash demos/run-experiments.sh
 # Installs what is missing, builds, then pauses the receiver right after
 # listen(), runs the sender, and shows what the kernel did meanwhile.
 set -euo pipefail

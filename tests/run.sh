@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian bookworm machine, as root:
-#   sudo tests/run.sh
+#   bash tests/run.sh
 # Installs what is missing, builds, then runs unit, CLI and integration tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
