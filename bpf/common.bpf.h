@@ -339,6 +339,7 @@ static __always_inline void put_listener(struct sk_event *e, __u32 netns, __u16 
 	if (!l)
 		return;
 	struct sock *lsk = (struct sock *)l->sk;
+	e->owner_flags |= SK_LISTENER_FOUND;
 	e->queue_len = BPF_CORE_READ(lsk, sk_ack_backlog);
 	e->queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog);
 	struct task_struct *owner = (struct task_struct *)l->task;

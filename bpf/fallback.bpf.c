@@ -127,6 +127,37 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
+/* The SYN-ACK timer fired for a request socket: the client's final ACK is
+ * late, was lost, or was dropped because the accept queue was full. */
+SEC("tracepoint/tcp/tcp_retransmit_synack")
+int tcp_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
+{
+	struct sock *lsk = (struct sock *)ctx->skaddr;
+	struct sk_tuple t = {.family = ctx->family, .sport = ctx->sport, .dport = ctx->dport};
+	t.netns = sock_netns(lsk);
+	if (t.family == AF_INET) {
+		bpf_probe_read_kernel(t.saddr, 4, ctx->saddr);
+		bpf_probe_read_kernel(t.daddr, 4, ctx->daddr);
+	} else {
+		bpf_probe_read_kernel(t.saddr, 16, ctx->saddr_v6);
+		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
+	}
+	__u8 ctxk = exec_ctx();
+	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport) ||
+	    !endpoint_traced(t.netns, t.sport, ctxk))
+		return 0;
+	struct sk_event *e = reserve_event(SK_K_SYNACK_RETRANS, ctxk);
+	if (!e)
+		return 0;
+	e->sk = (__u64)ctx->req;
+	e->old_state = TCP_SYN_RECV_;
+	e->new_state = TCP_SYN_RECV_;
+	put_tuple(e, &t);
+	put_listener(e, t.netns, t.sport);
+	submit_event(e);
+	return 0;
+}
+
 /* bpf_sock_ops::sk is a PTR_TO_SOCKET that the verifier will not let us do
  * arithmetic on; copying it through the stack gives a plain address to read
  * the socket with bpf_probe_read_kernel. It is NULL for request sockets. */

@@ -148,6 +148,11 @@ static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
 	e->window = p.window;
 	e->payload_len = p.payload_len;
 	e->ifindex = BPF_CORE_READ(dev, ifindex);
+	/* A SYN coming in: how full the listener's accept queue is decides
+	 * whether tcp_conn_request drops it (sk_acceptq_is_full: len > max).
+	 * This runs before the TCP layer sees the packet. */
+	if (dir == SK_DIR_RX && (p.flags & (TH_SYN | TH_ACK)) == TH_SYN)
+		put_listener(e, p.t.netns, p.t.dport);
 	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
 	submit_event(e);
 	return 0;

@@ -26,12 +26,13 @@ enum sk_event_kind {
 	SK_SYS_ACCEPT = 5,
 	SK_SYS_CLOSE = 6,
 	/* kernel layer: what the TCP stack did */
-	SK_K_BIND = 16,	       /* the port is bound (inet_bind / inet6_bind) */
-	SK_K_LISTEN = 17,      /* the socket is listening (inet_listen) */
-	SK_K_SYN_RECV = 18,    /* SYN in: request socket made, SYN-ACK on its way */
-	SK_K_ESTABLISHED = 19, /* final ACK in: child established and queued */
-	SK_K_ACCEPT = 20,      /* child taken off the accept queue */
-	SK_K_STATE = 21,       /* any TCP state change */
+	SK_K_BIND = 16,		  /* the port is bound (inet_bind / inet6_bind) */
+	SK_K_LISTEN = 17,	  /* the socket is listening (inet_listen) */
+	SK_K_SYN_RECV = 18,	  /* SYN in: request socket made, SYN-ACK on its way */
+	SK_K_ESTABLISHED = 19,	  /* final ACK in: child established and queued */
+	SK_K_ACCEPT = 20,	  /* child taken off the accept queue */
+	SK_K_STATE = 21,	  /* any TCP state change */
+	SK_K_SYNACK_RETRANS = 22, /* the SYN-ACK timer fired: the final ACK is late or lost */
 	/* packet layer */
 	SK_PKT_TCP = 32,
 };
@@ -72,9 +73,11 @@ enum sk_drop_cause {
 	SK_DROP_CAUSES = 3,
 };
 
-/* Owner flags (SYN and established records of a listener's children). */
+/* Owner flags (SYN, established and SYN-ACK retransmit records of a
+ * listener's children, and SYN packets arriving at a listener). */
 #define SK_OWNER_IN_ACCEPT 0x1 /* a thread of the owner was blocked in accept() on it */
 #define SK_OWNER_KNOWN	   0x2 /* owner_pid and owner_state are valid */
+#define SK_LISTENER_FOUND  0x4 /* queue_len and queue_max are the listener's */
 
 struct sk_event {
 	__u64 ts_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
@@ -113,7 +116,7 @@ struct sk_event {
 	__u8 daddr[16];
 	char comm[SK_COMM_LEN];
 	char ifname[SK_IFNAME_LEN];
-	__u32 reserved32;
+	__u32 rx_queued; /* accept: bytes already in the child's receive queue */
 };
 
 #endif /* SOCKSCOPE_H */

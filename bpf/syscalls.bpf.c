@@ -352,6 +352,9 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 	e->fd = ret;
 	put_tuple(e, &t);
 	struct sock *lsk = (struct sock *)in.sk;
+	/* Bytes that arrived before accept(): received, not yet read. */
+	struct tcp_sock *tp = (struct tcp_sock *)child;
+	e->rx_queued = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
 	if (lsk) {
 		e->queue_len = BPF_CORE_READ(lsk, sk_ack_backlog);
 		e->queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog);

@@ -72,9 +72,9 @@ TEST_CASE("decode: every field round-trips", "[decode]") {
   const auto s = bytes16(0x30), d = bytes16(0x50);
   std::memcpy(b.raw().saddr, s.data(), 16);
   std::memcpy(b.raw().daddr, d.data(), 16);
-  // Reserved words carry nothing; decode ignores them.
+  // The reserved word carries nothing; decode ignores it.
   b.raw().reserved16 = 0xbeef;
-  b.raw().reserved32 = 0xdeadbeef;
+  b.raw().rx_queued = 0xdeadbeef;
 
   const auto raw = b.bytes();
   const auto got = decode(raw);
@@ -99,6 +99,7 @@ TEST_CASE("decode: every field round-trips", "[decode]") {
   CHECK(e.ack_seq == 0x89abcdefu);
   CHECK(e.owner_pid == 110);
   CHECK(e.owner_state == 0x104);
+  CHECK(e.rx_queued == 0xdeadbeefu);
   CHECK(e.family == AF_INET6);
   CHECK(e.sport == 0xfff1);
   CHECK(e.dport == 0xfff2);
@@ -175,7 +176,7 @@ TEST_CASE("decode: wrong sizes are rejected", "[decode]") {
 }
 
 TEST_CASE("decode: unknown kinds are rejected", "[decode]") {
-  const uint32_t kind = GENERATE(0u, 7u, 15u, 22u, 31u, 33u, 99u, 0xffffffffu);
+  const uint32_t kind = GENERATE(0u, 7u, 15u, 23u, 31u, 33u, 99u, 0xffffffffu);
   CAPTURE(kind);
   CHECK_FALSE(decode(RawEvent().kind(kind).bytes()).has_value());
 }
@@ -240,6 +241,7 @@ TEST_CASE("Event::layer for every kind", "[decode]") {
       {SK_K_ESTABLISHED, Kind::Established, Layer::Kernel},
       {SK_K_ACCEPT, Kind::Accept, Layer::Kernel},
       {SK_K_STATE, Kind::State, Layer::Kernel},
+      {SK_K_SYNACK_RETRANS, Kind::SynackRetransmit, Layer::Kernel},
       {SK_PKT_TCP, Kind::Tcp, Layer::Packet},
   }));
   CAPTURE(row.raw);

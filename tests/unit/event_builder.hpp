@@ -117,6 +117,11 @@ class RawEvent {
     return *this;
   }
 
+  RawEvent& rx_queued(uint32_t bytes) {
+    r_.rx_queued = bytes;
+    return *this;
+  }
+
   // Packet fields.
   RawEvent& dir(uint8_t v) {
     r_.dir = v;

@@ -189,10 +189,28 @@ TEST_CASE("json: kernel records", "[json]") {
     const auto j = render(base(SK_K_BIND).fd(3).event());
     CHECK(j == with(common("kernel", "bind"), {{"fd", 3}}));
   }
-  SECTION("accept: fd and queue") {
-    const auto j = render(base(SK_K_ACCEPT).fd(4).queue(0, 128).event());
-    CHECK(j == with(common("kernel", "accept"), {{"fd", 4}, {"queue_len", 0}, {"queue_max", 128}}));
+  SECTION("accept: fd, queue and the bytes already received") {
+    const auto j = render(base(SK_K_ACCEPT).fd(4).queue(0, 128).rx_queued(13).event());
+    CHECK(j == with(common("kernel", "accept"), {{"fd", 4}, {"rx_queued", 13}, {"queue_len", 0}, {"queue_max", 128}}));
   }
+  SECTION("synack_retransmit: queue and owner") {
+    const auto j = render(base(SK_K_SYNACK_RETRANS).queue(2, 1).owner(4242, 0x104, 0x2 | 0x4).event());
+    CHECK(j == with(common("kernel", "synack_retransmit"), {{"queue_len", 2},
+                                                            {"queue_max", 1},
+                                                            {"owner_pid", 4242},
+                                                            {"owner_state", "stopped"},
+                                                            {"owner_in_accept", false}}));
+  }
+}
+
+TEST_CASE("json: a SYN arriving at a listener carries its accept queue", "[json]") {
+  const auto j = render(base(SK_PKT_TCP).dir(SK_DIR_RX).flags(0x02).queue(2, 1).owner(0, 0, 0x4).event());
+  CHECK(j.at("flags") == "S");
+  CHECK(j.at("queue_len") == 2);
+  CHECK(j.at("queue_max") == 1);
+  // Without the listener found, no queue is claimed.
+  const auto k = render(base(SK_PKT_TCP).dir(SK_DIR_RX).flags(0x02).queue(2, 1).event());
+  CHECK_FALSE(k.contains("queue_len"));
 }
 
 TEST_CASE("json: packet record", "[json]") {

@@ -34,6 +34,7 @@ TEST_CASE("event_name for every kind", "[names]") {
       {Kind::Established, "established"},
       {Kind::Accept, "accept"},
       {Kind::State, "state"},
+      {Kind::SynackRetransmit, "synack_retransmit"},
       {Kind::Tcp, "tcp"},
   }));
   CAPTURE(static_cast<uint32_t>(row.kind));

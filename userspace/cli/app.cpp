@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/explain_command.hpp"
 #include "cli/trace_command.hpp"
 #include "probes/tracer.hpp"
 
@@ -19,6 +20,8 @@ int run(int argc, char** argv) {
 
   TraceOptions trace_opts;
   auto* trace = add_trace_command(app, trace_opts);
+  ExplainOptions explain_opts;
+  auto* explain = add_explain_command(app, explain_opts);
 
   try {
     app.parse(argc, argv);
@@ -47,6 +50,7 @@ int run(int argc, char** argv) {
 
   try {
     if (trace->parsed()) return run_trace(trace_opts);
+    if (explain->parsed()) return run_explain(explain_opts);
   } catch (const probes::TraceError& e) {
     std::cerr << "sockscope: error: " << e.what() << "\n";
     return 1;

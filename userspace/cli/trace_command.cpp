@@ -47,8 +47,7 @@ std::optional<uint32_t> tgid_of(int pid) {
 
 }  // namespace
 
-CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts) {
-  auto* t = app.add_subcommand("trace", "Stream every socket step: syscalls, the kernel's TCP work, packets");
+void add_filter_options(CLI::App* t, TraceOptions& opts) {
   t->add_option("--pid,-p", opts.pids, "Trace this process (repeatable; covers its threads)")
       ->check(CLI::PositiveNumber)
       ->take_all();
@@ -59,10 +58,6 @@ CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts) {
   auto* v4 = t->add_flag("-4,--ipv4", opts.ipv4, "IPv4 only");
   auto* v6 = t->add_flag("-6,--ipv6", opts.ipv6, "IPv6 only");
   v4->excludes(v6);
-  t->add_flag("--json", opts.json, "JSON Lines output (see README: JSON schema)");
-  t->add_option("--color", opts.colour, "Colour the text output")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
   t->add_option("--ringbuf-size", opts.ringbuf_mib, "Ring buffer size in MiB (a power of two)")
       ->check(CLI::Range(1u, 1024u))
       ->check(CLI::Validator(
@@ -73,6 +68,15 @@ CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts) {
           "POWER_OF_2"))
       ->capture_default_str();
   t->add_option("command", opts.command, "Command to run and trace, after --: it starts once the probes are attached");
+}
+
+CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts) {
+  auto* t = app.add_subcommand("trace", "Stream every socket step: syscalls, the kernel's TCP work, packets");
+  add_filter_options(t, opts);
+  t->add_flag("--json", opts.json, "JSON Lines output (see README: JSON schema)");
+  t->add_option("--color", opts.colour, "Colour the text output")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
   return t;
 }
 
@@ -97,21 +101,13 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts) {
   return cfg;
 }
 
-int run_trace(const TraceOptions& opts) {
+SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
+                          const std::function<void()>& on_tick) {
   probes::TraceConfig cfg = make_trace_config(opts);
   probes::check_system();
 
-  std::ios::sync_with_stdio(false);
-  std::unique_ptr<render::Renderer> renderer;
-  if (opts.json) {
-    renderer = std::make_unique<render::JsonRenderer>(std::cout);
-  } else {
-    bool colour = opts.colour == "always" || (opts.colour == "auto" && isatty(STDOUT_FILENO));
-    renderer = std::make_unique<render::TextRenderer>(std::cout, colour);
-  }
-
   install_stop_handlers();
-  probes::Tracer tracer(cfg, [&](const events::Event& e) { renderer->event(e); });
+  probes::Tracer tracer(cfg, on_event);
 
   std::optional<spawn::HeldCommand> command;
   if (!opts.command.empty()) {
@@ -124,20 +120,33 @@ int run_trace(const TraceOptions& opts) {
             << std::flush;
   if (command) command->release();
 
-  std::optional<int> exit_code;
+  SessionResult result;
   while (!g_stop) {
     tracer.poll(100);
-    std::cout.flush();
-    if (command && (exit_code = command->try_wait())) break;
+    on_tick();
+    if (command && (result.exit_code = command->try_wait())) break;
   }
   tracer.drain();
-  if (command && !exit_code) exit_code = command->wait();
+  if (command && !result.exit_code) result.exit_code = command->wait();
+  result.summary = render::Summary{tracer.delivered(), tracer.losses()};
+  return result;
+}
 
-  render::Summary summary{tracer.delivered(), tracer.losses()};
-  if (opts.json) renderer->summary(summary);
+int run_trace(const TraceOptions& opts) {
+  std::ios::sync_with_stdio(false);
+  std::unique_ptr<render::Renderer> renderer;
+  if (opts.json) {
+    renderer = std::make_unique<render::JsonRenderer>(std::cout);
+  } else {
+    bool colour = opts.colour == "always" || (opts.colour == "auto" && isatty(STDOUT_FILENO));
+    renderer = std::make_unique<render::TextRenderer>(std::cout, colour);
+  }
+  SessionResult r = run_session(
+      opts, [&](const events::Event& e) { renderer->event(e); }, [] { std::cout.flush(); });
+  if (opts.json) renderer->summary(r.summary);
   std::cout.flush();
-  std::cerr << "sockscope: " << render::describe(summary) << "\n";
-  return exit_code.value_or(0);
+  std::cerr << "sockscope: " << render::describe(r.summary) << "\n";
+  return r.exit_code.value_or(0);
 }
 
 }  // namespace sockscope::cli

@@ -28,6 +28,7 @@ bool known_kind(uint32_t k) {
     case Kind::Established:
     case Kind::Accept:
     case Kind::State:
+    case Kind::SynackRetransmit:
     case Kind::Tcp: return true;
   }
   return false;
@@ -74,6 +75,7 @@ std::optional<Event> decode(std::span<const std::byte> raw) {
   e.ack_seq = r.ack_seq;
   e.owner_pid = r.owner_pid;
   e.owner_state = r.owner_state;
+  e.rx_queued = r.rx_queued;
   e.family = r.family;
   e.sport = r.sport;
   e.dport = r.dport;

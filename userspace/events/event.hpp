@@ -23,6 +23,7 @@ enum class Kind : uint32_t {
   Established = 19,
   Accept = 20,
   State = 21,
+  SynackRetransmit = 22,
   Tcp = 32,
 };
 
@@ -34,6 +35,7 @@ enum class Backend : uint8_t { Tracepoint = 0, SockOps = 1, Fentry = 2, Kprobe =
 
 inline constexpr uint8_t kOwnerInAccept = 0x1;
 inline constexpr uint8_t kOwnerKnown = 0x2;
+inline constexpr uint8_t kListenerFound = 0x4;
 
 struct Event {
   uint64_t ts_ns = 0;
@@ -54,6 +56,7 @@ struct Event {
   uint32_t ack_seq = 0;
   uint32_t owner_pid = 0;
   uint32_t owner_state = 0;
+  uint32_t rx_queued = 0;
   uint16_t family = 0;
   uint16_t sport = 0;
   uint16_t dport = 0;
@@ -76,6 +79,7 @@ struct Event {
   std::string_view comm_view() const;
   std::string_view ifname_view() const;
   bool owner_known() const { return owner_flags & kOwnerKnown; }
+  bool listener_found() const { return owner_flags & kListenerFound; }
 };
 
 // Size of the kernel's record (struct sk_event); decode() rejects anything else.

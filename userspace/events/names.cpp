@@ -23,6 +23,7 @@ std::string_view event_name(Kind k) {
     case Kind::Established: return "established";
     case Kind::Accept: return "accept";
     case Kind::State: return "state";
+    case Kind::SynackRetransmit: return "synack_retransmit";
     case Kind::Tcp: return "tcp";
   }
   return "unknown";

@@ -50,7 +50,9 @@ void JsonRenderer::event(const Event& e) {
       }
       if (e.kind == Kind::Bind || e.kind == Kind::Accept) w.field("fd", e.fd);
       if (e.kind == Kind::Listen) w.field("backlog", e.backlog);
-      if (e.kind == Kind::SynRecv || e.kind == Kind::Established || e.kind == Kind::Accept || e.kind == Kind::Listen) {
+      if (e.kind == Kind::Accept) w.field("rx_queued", e.rx_queued);
+      if (e.kind == Kind::SynRecv || e.kind == Kind::Established || e.kind == Kind::Accept || e.kind == Kind::Listen ||
+          e.kind == Kind::SynackRetransmit) {
         w.field("queue_len", e.queue_len);
         w.field("queue_max", e.queue_max);
       }
@@ -69,6 +71,10 @@ void JsonRenderer::event(const Event& e) {
       w.field("ack", e.ack_seq);
       w.field("win", e.window);
       w.field("len", e.payload_len);
+      if (e.listener_found()) {  // a SYN arriving at a listener: its accept queue then
+        w.field("queue_len", e.queue_len);
+        w.field("queue_max", e.queue_max);
+      }
       break;
   }
   w.end_object();

@@ -78,7 +78,11 @@ std::string TextRenderer::details(const Event& e) {
       return fmt::format("{} <- {} final ACK in: child ESTABLISHED and queued, {}{}", local(e), remote(e), queue(e),
                          owner(e));
     case Kind::Accept:
-      return fmt::format("{} <- {} child taken off the accept queue, {}", local(e), remote(e), queue(e));
+      return fmt::format("{} <- {} child taken off the accept queue, {}, {} bytes already received", local(e),
+                         remote(e), queue(e), e.rx_queued);
+    case Kind::SynackRetransmit:
+      return fmt::format("{} -> {} SYN-ACK retransmitted (final ACK late or dropped); {}{}", local(e), remote(e),
+                         queue(e), owner(e));
     case Kind::State:
       return fmt::format("{} -> {}  local {} remote {}", events::tcp_state_name(e.old_state),
                          events::tcp_state_name(e.new_state), local(e), remote(e));

@@ -1,0 +1,76 @@
+#include "cli/explain_command.hpp"
+
+#include <time.h>
+
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "render/explain_json_renderer.hpp"
+#include "render/ladder_renderer.hpp"
+#include "render/mermaid_renderer.hpp"
+#include "track/tracker.hpp"
+
+namespace sockscope::cli {
+
+namespace {
+
+// The records' ts_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+std::unique_ptr<render::ExplainRenderer> make_renderer(const std::string& format) {
+  if (format == "json") return std::make_unique<render::ExplainJsonRenderer>(std::cout);
+  if (format == "mermaid") return std::make_unique<render::MermaidRenderer>(std::cout);
+  return std::make_unique<render::LadderRenderer>(std::cout);
+}
+
+}  // namespace
+
+CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts) {
+  auto* x = app.add_subcommand(
+      "explain", "Say, connection by connection, who completed the TCP handshake and what the listener was doing");
+  add_filter_options(x, opts.filters);
+  auto* format = x->add_option("--format", opts.format, "Output: a ladder with a verdict, JSON Lines, or Mermaid")
+                     ->check(CLI::IsMember({"text", "json", "mermaid"}))
+                     ->capture_default_str();
+  x->add_flag("--json", opts.json, "The same as --format json (see README: explain JSON)")->excludes(format);
+  x->add_option("--timeout", opts.timeout_s, "Seconds before an un-accepted connection's story is told anyway")
+      ->check(CLI::Range(0.01, 86400.0))
+      ->capture_default_str();
+  return x;
+}
+
+int run_explain(const ExplainOptions& opts) {
+  std::ios::sync_with_stdio(false);
+  auto renderer = make_renderer(opts.json ? "json" : opts.format);
+  track::TrackerConfig cfg;
+  cfg.pending_timeout_ns = static_cast<uint64_t>(opts.timeout_s * 1e9);
+  track::Tracker tracker(cfg, monotonic_ns,
+                         track::Sink{
+                             [&](const track::Listener& l) { renderer->listener(l); },
+                             [&](const track::BindConflict& b) { renderer->bind_conflict(b); },
+                             [&](const track::Connection& c) { renderer->connection(c); },
+                         });
+  SessionResult r = run_session(
+      opts.filters, [&](const events::Event& e) { tracker.add(e); },
+      [&] {
+        tracker.expire();
+        std::cout.flush();
+      });
+  tracker.finish();
+  render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted};
+  renderer->summary(summary);
+  std::cout.flush();
+  std::cerr << fmt::format(
+      "sockscope: {}; {} connection{} explained{}\n", render::describe(r.summary), summary.connections,
+      summary.connections == 1 ? "" : "s",
+      summary.evicted ? fmt::format(", {} of them evicted early to bound memory", summary.evicted) : std::string());
+  return r.exit_code.value_or(0);
+}
+
+}  // namespace sockscope::cli

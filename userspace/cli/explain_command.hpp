@@ -1,0 +1,25 @@
+// `sockscope explain`: one story per connection, told once it is accepted,
+// closed, or has waited past --timeout: who completed the handshake, in
+// which context, and what the listening process was doing meanwhile.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/trace_command.hpp"
+
+namespace sockscope::cli {
+
+struct ExplainOptions {
+  TraceOptions filters;
+  std::string format = "text";  // text | json | mermaid
+  bool json = false;            // --json: the same as --format json
+  double timeout_s = 30;        // tell an un-accepted connection after this long
+};
+
+CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts);
+
+int run_explain(const ExplainOptions& opts);
+
+}  // namespace sockscope::cli

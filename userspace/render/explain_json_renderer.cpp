@@ -1,0 +1,171 @@
+#include "render/explain_json_renderer.hpp"
+
+#include <string_view>
+
+#include "events/names.hpp"
+#include "render/json_writer.hpp"
+
+namespace sockscope::render {
+
+using track::Connection;
+using track::Lane;
+using track::Step;
+
+namespace {
+
+std::string_view lane_name(Lane l) {
+  switch (l) {
+    case Lane::Client: return "client";
+    case Lane::Kernel: return "kernel";
+    case Lane::Server: return "server";
+  }
+  return "unknown";
+}
+
+// key: value when `known`, else key: null.
+template <class T>
+void field_or_null(JsonWriter& w, std::string_view k, bool known, const T& v) {
+  w.key(k);
+  if (known) {
+    w.value(v);
+  } else {
+    w.null();
+  }
+}
+
+void task_fields(JsonWriter& w, std::string_view pid_key, std::string_view comm_key, const track::Task* t) {
+  field_or_null(w, pid_key, t != nullptr, t ? t->pid : 0u);
+  field_or_null(w, comm_key, t != nullptr, t ? std::string_view(t->comm) : std::string_view());
+}
+
+// JsonWriter has no arrays: the brackets and commas are written here, and each
+// element is an object opened on the same writer (begin_object() writes no
+// comma of its own), so the enclosing object's member state is untouched.
+void steps_array(JsonWriter& w, std::string& out, const Connection& c) {
+  w.key("steps");
+  out += '[';
+  bool first = true;
+  for (const Step& s : c.steps) {
+    if (!first) out += ',';
+    first = false;
+    w.begin_object();
+    w.field("ts_ns", s.ts_ns);
+    w.field("lane", lane_name(s.lane));
+    w.key("packet");  // a packet's direction on the wire; null for calls and kernel steps
+    if (s.arrow == Step::Arrow::None)
+      w.null();
+    else
+      w.value(s.arrow == Step::Arrow::ToServer ? "to_server" : "to_client");
+    w.field("text", s.text);
+    w.field("ctx", events::ctx_name(s.ctx));
+    w.field("cpu", s.cpu);
+    w.field("pid", s.task.pid);
+    w.field("comm", s.task.comm);
+    w.end_object();
+  }
+  out += ']';
+}
+
+}  // namespace
+
+void ExplainJsonRenderer::flush() {
+  line_ += '\n';
+  os_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+}
+
+void ExplainJsonRenderer::listener(const track::Listener& l) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.field("type", "listen");
+  w.field("ts_ns", l.listen_ns);
+  w.field("netns", l.netns);
+  w.field("family", events::family_name(l.local.family));
+  w.field("local", l.local.str());
+  w.field("pid", l.owner.pid);
+  w.field("comm", l.owner.comm);
+  w.field("backlog", l.backlog);
+  w.field("explanation", track::describe(l));
+  w.end_object();
+  flush();
+}
+
+void ExplainJsonRenderer::bind_conflict(const track::BindConflict& b) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.field("type", "bind_conflict");
+  w.field("ts_ns", b.ts_ns);
+  w.field("netns", b.netns);
+  w.field("family", events::family_name(b.wanted.family));
+  w.field("local", b.wanted.str());
+  w.field("pid", b.caller.pid);
+  w.field("comm", b.caller.comm);
+  w.field("errno", events::errno_name(b.err));
+  task_fields(w, "holder_pid", "holder_comm", b.holder ? &*b.holder : nullptr);
+  w.field("holder_listening", b.holder_listening);
+  w.field("explanation", track::describe(b));
+  w.end_object();
+  flush();
+}
+
+void ExplainJsonRenderer::connection(const Connection& c) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.field("type", "connection");
+  w.field("netns", c.netns);
+  w.field("client_netns", c.client_netns);
+  w.field("family", events::family_name(c.server.family));
+  w.field("client", c.client.str());
+  w.field("server", c.server.str());
+  w.field("outcome", track::outcome_name(c.outcome));
+  w.field("completed_by", track::completed_by_name(c.completed_by()));
+  // Where the handshake completed is only known once it did.
+  field_or_null(w, "ctx", c.established, events::ctx_name(c.ctx));
+  field_or_null(w, "cpu", c.established, c.cpu);
+  task_fields(w, "borrowed_pid", "borrowed_comm", c.established ? &c.borrowed : nullptr);
+  task_fields(w, "listener_pid", "listener_comm", c.listener ? &c.listener->owner : nullptr);
+  w.field("listener_state", track::owner_state_name(c.listener_state));
+  task_fields(w, "client_pid", "client_comm", c.client_task ? &*c.client_task : nullptr);
+  field_or_null(w, "connect_ret", c.connect_ret.has_value(), c.connect_ret.value_or(0));
+  w.field("syns", c.syns);
+  w.field("syns_dropped", c.syns_dropped);
+  w.field("synack_retransmits", c.synack_retransmits);
+  field_or_null(w, "first_syn_ts_ns", c.first_syn_ns != 0, c.first_syn_ns);
+  field_or_null(w, "established_ts_ns", c.established, c.established_ns);
+  field_or_null(w, "accept_ts_ns", c.accepted, c.accept_ns);
+  field_or_null(w, "handshake_ns", c.established && c.first_syn_ns != 0, c.handshake_ns());
+  field_or_null(w, "accept_delay_ns", c.established && c.accepted, c.accept_delay_ns());
+  w.field("queue_len", c.queue_len);
+  w.field("queue_max", c.queue_max);
+  field_or_null(w, "queue_len_after_accept", c.accepted, c.queue_len_after_accept);
+  field_or_null(w, "bytes_before_accept", c.accepted, c.bytes_before_accept);
+  field_or_null(w, "accept_fd", c.accepted, c.accept_fd);
+  w.field("verdict", track::verdict(c));
+  steps_array(w, line_, c);
+  w.end_object();
+  flush();
+}
+
+void ExplainJsonRenderer::summary(const ExplainSummary& s) {
+  line_.clear();
+  JsonWriter w(line_);
+  w.begin_object();
+  w.field("type", "summary");
+  w.field("events", s.trace.events);
+  w.field("lost_total", s.trace.lost.total());
+  w.key("lost");
+  w.begin_object_value();
+  w.field("ringbuf_full", s.trace.lost.ringbuf_full);
+  w.field("inflight_full", s.trace.lost.inflight_full);
+  w.field("tracked_full", s.trace.lost.tracked_full);
+  w.field("undecodable", s.trace.lost.undecodable);
+  w.end_object();
+  w.field("connections", s.connections);
+  w.field("evicted", s.evicted);
+  w.end_object();
+  flush();
+}
+
+}  // namespace sockscope::render

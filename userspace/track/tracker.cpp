@@ -1,0 +1,440 @@
+#include "track/tracker.hpp"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "events/names.hpp"
+
+namespace sockscope::track {
+
+using events::Event;
+using events::Kind;
+using events::Phase;
+
+namespace {
+
+constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
+constexpr uint8_t kEstablished = 1, kSynSent = 2, kSynRecv = 3, kClose = 7, kListen = 10;
+
+Endpoint make_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port) {
+  Endpoint ep{family, addr, port};
+  // IPv4 uses the first four bytes; the rest must not make two keys differ.
+  if (family == AF_INET) std::fill(ep.addr.begin() + 4, ep.addr.end(), 0);
+  return ep;
+}
+Endpoint local_ep(const Event& e) { return make_endpoint(e.family, e.saddr, e.sport); }
+Endpoint remote_ep(const Event& e) { return make_endpoint(e.family, e.daddr, e.dport); }
+Task task_of(const Event& e) { return {e.pid, std::string(e.comm_view())}; }
+
+std::string call_result(std::string_view call, int64_t ret) {
+  if (ret >= 0) return fmt::format("{}() = {}", call, ret);
+  return fmt::format("{}() = -1 {}", call, events::errno_name(static_cast<int>(-ret)));
+}
+
+std::string packet_name(uint8_t flags, uint16_t payload) {
+  if (flags & kRst) return "RST";
+  if ((flags & (kSyn | kAck)) == (kSyn | kAck)) return "SYN-ACK";
+  if (flags & kSyn) return "SYN";
+  if (flags & kFin) return "FIN";
+  if (payload > 0) return fmt::format("ACK + {} bytes", payload);
+  return "ACK";
+}
+
+}  // namespace
+
+Tracker::Tracker(TrackerConfig cfg, Clock clock, Sink sink)
+    : cfg_(cfg), clock_(std::move(clock)), sink_(std::move(sink)) {}
+
+void Tracker::add(const Event& e) {
+  switch (e.kind) {
+    case Kind::SysBind: on_sys_bind(e); break;
+    case Kind::Bind: on_bind(e); break;
+    case Kind::Listen: on_listen(e); break;
+    case Kind::State: on_state(e); break;
+    case Kind::SynRecv: on_syn_recv(e); break;
+    case Kind::Established: on_established(e); break;
+    case Kind::SynackRetransmit: on_synack_retransmit(e); break;
+    case Kind::SysConnect: on_sys_connect(e); break;
+    case Kind::SysAccept: on_sys_accept(e); break;
+    case Kind::Accept: on_accept(e); break;
+    case Kind::SysClose: on_sys_close(e); break;
+    case Kind::Tcp: on_packet(e); break;
+    case Kind::SysSocket:
+    case Kind::SysListen: break;  // the kernel's own listen record says more
+  }
+}
+
+// ---- listeners and bound ports ----
+
+void Tracker::on_sys_bind(const Event& e) {
+  if (e.phase != Phase::Exit || e.ret >= 0) return;
+  BindConflict b;
+  b.ts_ns = e.ts_ns;
+  b.netns = e.netns;
+  b.wanted = local_ep(e);
+  b.caller = task_of(e);
+  b.err = static_cast<int>(-e.ret);
+  if (b.err == EADDRINUSE) {
+    if (auto it = bound_.find({e.netns, e.sport}); it != bound_.end()) {
+      b.holder = it->second.owner;
+      b.holder_listening = it->second.listening;
+      b.holder_bound_ns = it->second.ts_ns;
+    }
+  }
+  if (sink_.bind_conflict) sink_.bind_conflict(b);
+}
+
+void Tracker::on_bind(const Event& e) {
+  if (bound_.size() >= cfg_.max_listeners && !bound_.contains({e.netns, e.sport})) bound_.erase(bound_.begin());
+  bound_[{e.netns, e.sport}] = Bound{e.sock, task_of(e), e.ts_ns, false};
+}
+
+void Tracker::on_listen(const Event& e) {
+  Listener l;
+  l.netns = e.netns;
+  l.local = local_ep(e);
+  l.owner = task_of(e);
+  l.backlog = e.backlog;
+  l.listen_ns = e.ts_ns;
+  l.sock = e.sock;
+  const PortKey k{e.netns, e.sport};
+  if (listeners_.size() >= cfg_.max_listeners && !listeners_.contains(k)) listeners_.erase(listeners_.begin());
+  listeners_[k] = l;
+  auto& b = bound_[k];
+  if (b.sock != e.sock) b = Bound{e.sock, l.owner, e.ts_ns, true};
+  b.listening = true;
+  if (sink_.listener) sink_.listener(l);
+}
+
+void Tracker::on_sys_close(const Event& e) {
+  // A socket that was bound but never listened has no state change to see
+  // it go: its close() frees the port.
+  if (auto it = bound_.find({e.netns, e.sport});
+      it != bound_.end() && it->second.sock == e.sock && !it->second.listening)
+    bound_.erase(it);
+}
+
+// ---- state changes ----
+
+void Tracker::on_state(const Event& e) {
+  const PortKey k{e.netns, e.sport};
+  if (e.old_state == kListen && e.new_state == kClose) {
+    if (auto it = listeners_.find(k); it != listeners_.end() && it->second.sock == e.sock) listeners_.erase(it);
+    if (auto it = bound_.find(k); it != bound_.end() && it->second.sock == e.sock) bound_.erase(it);
+    accept_waits_.erase(k);
+    // inet_csk_listen_stop resets whatever is still queued.
+    for (auto& [key, o] : connections_) {
+      if (key.netns != e.netns || key.server.port != e.sport || o.decided) continue;
+      add_step(o, e.ts_ns, Lane::Server, Step::Arrow::None, "listener closed", e.ctx, e.cpu, task_of(e));
+      decide(o, o.c.established && !o.c.accepted ? Outcome::ListenerClosed : Outcome::Closed);
+    }
+    return;
+  }
+  if (e.new_state == kListen || e.sport == 0) return;  // the listen record covers it; no port yet
+
+  const Endpoint local = local_ep(e), remote = remote_ep(e);
+  if (Open* o = find({local, remote, e.netns})) {  // the server's child
+    // LISTEN->SYN_RECV and SYN_RECV->ESTABLISHED are told by the established record.
+    if (e.old_state == kListen || (e.old_state == kSynRecv && e.new_state == kEstablished)) return;
+    if (o->c.accepted) return;
+    add_step(*o, e.ts_ns, Lane::Kernel, Step::Arrow::None,
+             fmt::format("child {} -> {}", events::tcp_state_name(e.old_state), events::tcp_state_name(e.new_state)),
+             e.ctx, e.cpu, task_of(e));
+    if (e.new_state == kClose) decide(*o, o->c.rst_ns ? Outcome::Reset : Outcome::Closed);
+    return;
+  }
+  if (Open* o = find_any_netns(remote, local, e.netns)) {  // the client's socket
+    if (e.old_state == kSynSent && e.new_state == kClose) {
+      add_step(*o, e.ts_ns, Lane::Client, Step::Arrow::None, "SYN_SENT -> CLOSE", e.ctx, e.cpu, task_of(e));
+      if (!o->c.established) decide(*o, o->c.rst_ns ? Outcome::Refused : Outcome::Closed);
+    }
+  }
+}
+
+// ---- the handshake on the server's side ----
+
+void Tracker::on_syn_recv(const Event& e) {
+  Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  if (o.c.first_syn_ns == 0) o.c.first_syn_ns = e.ts_ns;  // no packet record for the SYN
+  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None, "SYN_RECV: request socket made", e.ctx, e.cpu, task_of(e));
+}
+
+void Tracker::on_established(const Event& e) {
+  Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  Connection& c = o.c;
+  c.established = true;
+  c.established_ns = e.ts_ns;
+  c.ctx = e.ctx;
+  c.cpu = e.cpu;
+  c.borrowed = task_of(e);
+  c.queue_len = e.queue_len;
+  c.queue_max = e.queue_max;
+  c.listener_state = classify_owner(e.owner_state, e.owner_flags);
+  if (!c.listener && e.owner_known()) {
+    // Listening began before tracing: the kernel still knows the owner.
+    Listener l;
+    l.netns = e.netns;
+    l.local = local_ep(e);
+    l.owner = Task{e.owner_pid, ""};
+    l.backlog = e.queue_max;
+    c.listener = l;
+  }
+  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None,
+           fmt::format("ESTABLISHED: child queued ({} of {})", e.queue_len, e.queue_max), e.ctx, e.cpu, task_of(e));
+}
+
+void Tracker::on_synack_retransmit(const Event& e) {
+  Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  ++o.c.synack_retransmits;
+  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None, "SYN-ACK timer: retransmit", e.ctx, e.cpu, task_of(e));
+}
+
+// ---- the programs' calls ----
+
+void Tracker::on_sys_connect(const Event& e) {
+  if (e.phase == Phase::Enter) {
+    if (connecting_.size() >= cfg_.max_connections) connecting_.erase(connecting_.begin());
+    connecting_[e.sock] = ClientSeen{task_of(e), e.netns, e.ts_ns, e.ts_ns};
+    return;
+  }
+  std::optional<ClientSeen> began;
+  if (auto it = connecting_.find(e.sock); it != connecting_.end()) {
+    began = it->second;
+    connecting_.erase(it);
+  }
+  // Only connections whose server side this host saw have a story: a
+  // connection to another host was handshaken by that host's kernel.
+  Open* o = find_any_netns(remote_ep(e), local_ep(e), e.netns);
+  if (!o) return;
+  Connection& c = o->c;
+  c.client_task = task_of(e);
+  c.client_netns = e.netns;
+  c.connect_ret = e.ret;
+  if (began)
+    add_step(*o, began->connect_enter_ns, Lane::Client, Step::Arrow::None, "connect() begins", e.ctx, e.cpu,
+             task_of(e));
+  add_step(*o, e.ts_ns, Lane::Client, Step::Arrow::None, call_result("connect", e.ret), e.ctx, e.cpu, task_of(e));
+  if (e.ret < 0 && e.ret != -EINPROGRESS && !c.established)
+    decide(*o, e.ret == -ECONNREFUSED ? Outcome::Refused : Outcome::Closed);
+}
+
+void Tracker::on_sys_accept(const Event& e) {
+  const PortKey k{e.netns, e.sport};
+  if (e.phase == Phase::Enter) {
+    if (accept_waits_.size() >= cfg_.max_listeners && !accept_waits_.contains(k))
+      accept_waits_.erase(accept_waits_.begin());
+    accept_waits_[k] = AcceptWait{e.ts_ns, task_of(e)};
+    return;
+  }
+  std::optional<AcceptWait> wait;
+  if (auto it = accept_waits_.find(k); it != accept_waits_.end()) {
+    wait = it->second;
+    accept_waits_.erase(it);
+  }
+  if (e.ret < 0) return;
+  Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  Connection& c = o.c;
+  c.accepted = true;
+  c.accept_ns = e.ts_ns;
+  c.acceptor = task_of(e);
+  c.accept_fd = static_cast<int32_t>(e.ret);
+  if (wait && wait->ts_ns <= e.ts_ns)
+    add_step(o, wait->ts_ns, Lane::Server, Step::Arrow::None, "accept() begins", events::ExecCtx::Process, e.cpu,
+             wait->task);
+  add_step(o, e.ts_ns, Lane::Server, Step::Arrow::None, call_result("accept", e.ret), e.ctx, e.cpu, task_of(e));
+  decide(o, Outcome::Accepted);
+}
+
+void Tracker::on_accept(const Event& e) {
+  Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  Connection& c = o.c;
+  c.queue_len_after_accept = e.queue_len;
+  c.bytes_before_accept = e.rx_queued;
+  if (!c.accepted) {  // the syscall's own record was not seen
+    c.accepted = true;
+    c.accept_ns = e.ts_ns;
+    c.acceptor = task_of(e);
+    c.accept_fd = e.fd;
+  }
+  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None,
+           fmt::format("dequeued ({} left), {} bytes waiting", e.queue_len, e.rx_queued), e.ctx, e.cpu, task_of(e));
+  decide(o, Outcome::Accepted);
+}
+
+// ---- packets: the server host's view ----
+
+void Tracker::on_packet(const Event& e) {
+  const Endpoint src = local_ep(e), dst = remote_ep(e);
+  const bool syn_only = (e.tcp_flags & (kSyn | kAck)) == kSyn;
+  if (e.dir == events::Dir::Tx && syn_only) {
+    // A client's SYN leaving: in process context the current task is the
+    // one calling connect(). Remember it for the story the server side opens.
+    if (e.ctx != events::ExecCtx::Process) return;
+    if (Open* o = find_any_netns(dst, src, e.netns)) {
+      if (!o->c.client_task) o->c.client_task = task_of(e);
+      return;
+    }
+    if (clients_seen_.size() >= cfg_.max_connections) prune_client_seen(e.ts_ns);
+    if (clients_seen_.size() >= cfg_.max_connections) clients_seen_.erase(clients_seen_.begin());
+    clients_seen_[{dst, src}] = ClientSeen{task_of(e), e.netns, 0, e.ts_ns};
+    return;
+  }
+
+  Open* o = nullptr;
+  Step::Arrow arrow;
+  if (e.dir == events::Dir::Rx) {  // arriving: the server host hears from the client
+    o = find({dst, src, e.netns});
+    if (!o && syn_only) o = &get_or_create({dst, src, e.netns}, e.ts_ns);
+    arrow = Step::Arrow::ToServer;
+  } else {  // leaving: the server host answers the client
+    o = find({src, dst, e.netns});
+    arrow = Step::Arrow::ToClient;
+  }
+  if (!o) return;  // the client host's side of the wire, or not a connection we follow
+  Connection& c = o->c;
+
+  std::string text = packet_name(e.tcp_flags, e.payload_len);
+  if (syn_only) {
+    ++c.syns;
+    if (c.first_syn_ns == 0) c.first_syn_ns = e.ts_ns;
+    // tcp_conn_request drops a SYN while sk_acceptq_is_full(): len > max.
+    if (e.listener_found() && e.queue_len > e.queue_max) {
+      ++c.syns_dropped;
+      c.queue_len_at_drop = e.queue_len;
+      c.queue_max_at_drop = e.queue_max;
+      text += fmt::format(", dropped: accept queue full ({} queued, backlog {})", e.queue_len, e.queue_max);
+    }
+  }
+  if (e.tcp_flags & kRst) {
+    c.rst_ns = e.ts_ns;
+    // The server host refusing a SYN: nobody listens there.
+    if (arrow == Step::Arrow::ToClient && !c.established && !listeners_.contains({e.netns, src.port}))
+      decide(*o, Outcome::Refused);
+  }
+  add_step(*o, e.ts_ns, Lane::Kernel, arrow, std::move(text), e.ctx, e.cpu, task_of(e));
+}
+
+// ---- bookkeeping ----
+
+Tracker::Open* Tracker::find(const FlowKey& k) {
+  auto it = connections_.find(k);
+  return it == connections_.end() ? nullptr : &it->second;
+}
+
+// The client side of a connection may live in another network namespace
+// (a veth pair): match the flow in any namespace, preferring the event's own.
+Tracker::Open* Tracker::find_any_netns(const Endpoint& server, const Endpoint& client, uint32_t prefer_netns) {
+  if (Open* o = find({server, client, prefer_netns})) return o;
+  Open* only = nullptr;
+  for (auto it = connections_.lower_bound({server, client, 0});
+       it != connections_.end() && it->first.server == server && it->first.client == client; ++it) {
+    if (it->second.c.client_netns != 0 && it->second.c.client_netns != prefer_netns) continue;
+    if (only) return nullptr;  // ambiguous: the same flow in two namespaces
+    only = &it->second;
+  }
+  return only;
+}
+
+Tracker::Open& Tracker::get_or_create(const FlowKey& k, uint64_t ts) {
+  if (Open* o = find(k)) return *o;
+  if (connections_.size() >= cfg_.max_connections) evict_oldest();
+  Open& o = connections_[k];
+  Connection& c = o.c;
+  c.netns = k.netns;
+  c.server = k.server;
+  c.client = k.client;
+  c.last_ns = ts;
+  if (auto it = listeners_.find({k.netns, k.server.port}); it != listeners_.end()) c.listener = it->second;
+  if (auto it = clients_seen_.find({k.server, k.client}); it != clients_seen_.end()) {
+    c.client_task = it->second.task;
+    c.client_netns = it->second.netns;
+    clients_seen_.erase(it);
+  }
+  return o;
+}
+
+void Tracker::decide(Open& o, Outcome outcome) {
+  // accept() returning the connection settles it, whatever came before.
+  if (o.decided && outcome != Outcome::Accepted) return;
+  if (o.decided && o.c.outcome == Outcome::Accepted) return;
+  o.c.outcome = outcome;
+  if (!o.decided) o.tell_after = clock_() + cfg_.linger_ns;
+  o.decided = true;
+}
+
+void Tracker::add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, std::string text, events::ExecCtx ctx,
+                       uint32_t cpu, Task task) {
+  o.c.last_ns = std::max(o.c.last_ns, ts);
+  if (o.c.steps.size() >= cfg_.max_steps) {
+    ++o.c.steps_omitted;
+    return;
+  }
+  o.c.steps.push_back(Step{ts, lane, arrow, std::move(text), ctx, cpu, std::move(task)});
+}
+
+void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
+  Connection& c = it->second.c;
+  if (!it->second.decided) c.outcome = undecided_as;
+  c.told_ns = clock_();
+  // Records from different CPUs can reach the ring buffer slightly out of order.
+  std::stable_sort(c.steps.begin(), c.steps.end(), [](const Step& a, const Step& b) { return a.ts_ns < b.ts_ns; });
+  ++stats_.told;
+  if (c.outcome == Outcome::Evicted) ++stats_.evicted;
+  if (sink_.connection) sink_.connection(c);
+  connections_.erase(it);
+}
+
+void Tracker::evict_oldest() {
+  // Evict the least recently active sixteenth at once, so that a storm pays
+  // for the scan once per many connections.
+  std::vector<std::pair<uint64_t, FlowKey>> by_age;
+  by_age.reserve(connections_.size());
+  for (const auto& [k, o] : connections_) by_age.emplace_back(o.c.last_ns, k);
+  const std::size_t n = std::max<std::size_t>(1, by_age.size() / 16);
+  std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(n - 1), by_age.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t i = 0; i < n; ++i) {
+    auto it = connections_.find(by_age[i].second);
+    if (it == connections_.end()) continue;
+    it->second.decided = true;
+    it->second.c.outcome = Outcome::Evicted;
+    tell(it, Outcome::Evicted);
+  }
+}
+
+void Tracker::prune_client_seen(uint64_t now) {
+  std::erase_if(clients_seen_, [&](const auto& kv) {
+    return now > kv.second.seen_ns && now - kv.second.seen_ns > cfg_.pending_timeout_ns;
+  });
+}
+
+void Tracker::expire() {
+  const uint64_t now = clock_();
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    auto next = std::next(it);
+    const Open& o = it->second;
+    if (o.decided) {
+      if (now >= o.tell_after) tell(it, o.c.outcome);
+    } else {
+      const uint64_t since = o.c.established ? o.c.established_ns : o.c.last_ns;
+      if (now > since && now - since >= cfg_.pending_timeout_ns) tell(it, Outcome::Pending);
+    }
+    it = next;
+  }
+  prune_client_seen(now);
+  std::erase_if(connecting_, [&](const auto& kv) {
+    return now > kv.second.seen_ns && now - kv.second.seen_ns > 4 * cfg_.pending_timeout_ns;
+  });
+}
+
+void Tracker::finish() {
+  while (!connections_.empty()) tell(connections_.begin(), Outcome::Pending);
+}
+
+}  // namespace sockscope::track
