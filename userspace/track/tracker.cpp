@@ -150,6 +150,10 @@ void Tracker::on_state(const Event& e) {
     return;
   }
   if (Open* o = find_any_netns(remote, local, e.netns)) {  // the client's socket
+    if (connecting_.contains(e.sock)) {
+      if (client_socks_.size() >= cfg_.max_connections) client_socks_.erase(client_socks_.begin());
+      client_socks_[e.sock] = FlowKey{o->c.server, o->c.client, o->c.netns};
+    }
     if (e.old_state == kSynSent && e.new_state == kClose) {
       add_step(*o, e.ts_ns, Lane::Client, Step::Arrow::None, "SYN_SENT -> CLOSE", e.ctx, e.cpu, task_of(e));
       if (!o->c.established) decide(*o, o->c.rst_ns ? Outcome::Refused : Outcome::Closed);
@@ -211,6 +215,10 @@ void Tracker::on_sys_connect(const Event& e) {
   // Only connections whose server side this host saw have a story: a
   // connection to another host was handshaken by that host's kernel.
   Open* o = find_any_netns(remote_ep(e), local_ep(e), e.netns);
+  if (auto it = client_socks_.find(e.sock); it != client_socks_.end()) {
+    if (!o) o = find(it->second);
+    client_socks_.erase(it);
+  }
   if (!o) return;
   Connection& c = o->c;
   c.client_task = task_of(e);

@@ -124,6 +124,9 @@ class Tracker {
   std::map<FlowKey, Open> connections_;
   std::map<std::pair<Endpoint, Endpoint>, ClientSeen> clients_seen_;  // (server, client)
   std::unordered_map<uint64_t, ClientSeen> connecting_;               // connect() in progress, by socket
+  // A connecting socket's flow, from its state changes: a failed connect()
+  // returns with the socket already unbound, so its record has no tuple.
+  std::unordered_map<uint64_t, FlowKey> client_socks_;
 };
 
 }  // namespace sockscope::track
