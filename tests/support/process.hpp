@@ -31,6 +31,17 @@ inline uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// Polls `pred` until it holds or the deadline passes.
+template <typename Pred>
+bool wait_until(Pred&& pred, std::chrono::milliseconds timeout = 10s) {
+  auto end = Clock::now() + timeout;
+  for (;;) {
+    if (pred()) return true;
+    if (Clock::now() > end) return false;
+    std::this_thread::sleep_for(2ms);
+  }
+}
+
 class Process {
  public:
   // stdout_path: where the child's stdout goes ("" = a pipe we read).
@@ -116,14 +127,21 @@ class Process {
     auto p = s.rfind(')');
     return p == std::string::npos || p + 2 >= s.size() ? '?' : s[p + 2];
   }
+  // The system call the process is blocked in (/proc/PID/syscall), -1 when
+  // it is running or unknown.
+  long blocked_syscall() const {
+    std::ifstream f("/proc/" + std::to_string(pid_) + "/syscall");
+    std::string first;
+    if (!(f >> first) || first == "running") return -1;
+    try {
+      return std::stol(first);
+    } catch (...) {
+      return -1;
+    }
+  }
   // Wait until the process is stopped (SIGSTOP), up to the deadline.
   bool wait_stopped(std::chrono::milliseconds timeout = 10s) const {
-    auto end = Clock::now() + timeout;
-    while (Clock::now() < end) {
-      if (state() == 'T') return true;
-      std::this_thread::sleep_for(2ms);
-    }
-    return false;
+    return wait_until([&] { return state() == 'T'; }, timeout);
   }
 
  private:

@@ -1,5 +1,5 @@
-// Runs the real `sockscope trace --json` beside a test and hands back its
-// records, parsed, once it is stopped.
+// Runs the real `sockscope trace --json` (or `explain --json`) beside a test
+// and hands back its records, parsed, once it is stopped.
 #pragma once
 
 #include <unistd.h>
@@ -36,8 +36,9 @@ inline Records read_records(const std::string& path) {
 class TraceRun {
  public:
   // Starts the tracer and waits until its probes are attached.
-  explicit TraceRun(const std::vector<std::string>& extra_args) : path_(temp_path("trace")) {
-    std::vector<std::string> argv = {SOCKSCOPE_BIN, "trace", "--json"};
+  explicit TraceRun(const std::vector<std::string>& extra_args, const std::string& subcommand = "trace")
+      : path_(temp_path(subcommand)) {
+    std::vector<std::string> argv = {SOCKSCOPE_BIN, subcommand, "--json"};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     proc_ = std::make_unique<Process>(argv, path_);
     auto ready = proc_->wait_stderr("sockscope: tracing", 20s);

@@ -1,0 +1,342 @@
+// The tutorial's experiments E1-E5 for real, with `sockscope explain --json`
+// watching: IPv4 and IPv6, on loopback and across two network namespaces
+// joined by a veth pair (receiver and sender as two hosts).
+#include <sys/syscall.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "../support/trace_run.hpp"
+
+using namespace sockscope::testing;
+
+namespace {
+
+constexpr const char* kRxNs = "sockscope-t-rx";
+constexpr const char* kTxNs = "sockscope-t-tx";
+
+// demos/netns.sh, with this test's own namespace names.
+void netns(const char* verb) {
+  std::string cmd = std::string("SOCKSCOPE_RX_NS=") + kRxNs + " SOCKSCOPE_TX_NS=" + kTxNs + " bash " +
+                    SOCKSCOPE_SOURCE_DIR "/demos/netns.sh " + verb;
+  REQUIRE(std::system(cmd.c_str()) == 0);
+}
+
+struct Topology {
+  std::string name;  // "loopback" | "veth"
+  std::string family;
+  std::string host;
+  std::vector<std::string> rx, tx;  // command prefixes: where the receiver and the sender run
+};
+
+Topology topology(const std::string& name, const std::string& family) {
+  if (name == "loopback") return {name, family, family == "ipv4" ? "127.0.0.1" : "::1", {}, {}};
+  return {name,
+          family,
+          family == "ipv4" ? "10.77.0.1" : "fd77::1",
+          {"ip", "netns", "exec", kRxNs},
+          {"ip", "netns", "exec", kTxNs}};
+}
+
+// Sets the namespaces up for a veth test, and removes them after.
+struct Hosts {
+  explicit Hosts(const Topology& t) : veth(t.name == "veth") {
+    if (veth) netns("up");
+  }
+  ~Hosts() {
+    if (veth) netns("down");
+  }
+  bool veth;
+};
+
+int next_port() {
+  static int port = 11200 + (getpid() % 50) * 40;
+  return port++;
+}
+
+std::vector<std::string> cmd(const std::vector<std::string>& prefix, std::vector<std::string> args) {
+  std::vector<std::string> v = prefix;
+  v.insert(v.end(), args.begin(), args.end());
+  return v;
+}
+
+std::vector<std::string> receiver(const Topology& t, int port, std::vector<std::string> extra = {}) {
+  std::vector<std::string> v = {RECEIVER_BIN, "--host", t.host, "--port", std::to_string(port)};
+  v.insert(v.end(), extra.begin(), extra.end());
+  return cmd(t.rx, v);
+}
+
+std::vector<std::string> sender(const Topology& t, int port, const std::string& message = "hello, world!") {
+  return cmd(t.tx,
+             {SENDER_BIN, "--host", t.host, "--port", std::to_string(port), "--timeout", "30", "--message", message});
+}
+
+std::string endpoint(const Topology& t, int port) {
+  return t.family == "ipv6" ? "[" + t.host + "]:" + std::to_string(port) : t.host + ":" + std::to_string(port);
+}
+
+// TcpExt ListenOverflows in the receiver's network namespace: SYNs (and
+// final ACKs) the kernel dropped because an accept queue was full. Read
+// through a process that stays in that namespace for the whole test.
+class ListenOverflows {
+ public:
+  explicit ListenOverflows(const Topology& t) {
+    if (t.rx.empty()) return;
+    holder_.emplace(cmd(t.rx, {"sleep", "600"}));
+    const std::string comm = "/proc/" + std::to_string(holder_->pid()) + "/comm";
+    REQUIRE(wait_until([&] {
+      std::ifstream f(comm);
+      std::string c;
+      return std::getline(f, c) && c == "sleep";  // exec'd: inside the namespace
+    }));
+  }
+  long operator()() const {
+    return read(holder_ ? "/proc/" + std::to_string(holder_->pid()) + "/net/netstat" : "/proc/self/net/netstat");
+  }
+
+ private:
+  static long read(const std::string& path);
+  std::optional<Process> holder_;
+};
+
+long ListenOverflows::read(const std::string& path) {
+  std::ifstream f(path);
+  std::string names, values;
+  while (std::getline(f, names) && std::getline(f, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    while (n >> name && v >> value)
+      if (name == "ListenOverflows") return std::stol(value);
+  }
+  FAIL("no TcpExt ListenOverflows in " << path);
+  return -1;
+}
+
+std::vector<json> of_type(const Records& rs, const std::string& type) {
+  return select(rs, [&](const json& r) { return r.value("type", "") == type; });
+}
+
+// The verdict names the kernel as the one that completed the handshake, and
+// nobody else: whatever task's context it borrowed comes after, as borrowed.
+void check_kernel_completed(const json& c) {
+  const std::string v = c["verdict"];
+  INFO("verdict: " << v);
+  auto at = v.find(" was completed by the kernel (");
+  REQUIRE(at != std::string::npos);
+  const std::string before = v.substr(0, at);
+  CHECK(before == "The handshake for " + c["client"].get<std::string>() + " → " + c["server"].get<std::string>());
+  CHECK(v.find("completed by " + c["borrowed_comm"].get<std::string>()) == std::string::npos);
+  CHECK(v.find("borrowing the context of") != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("E1: bind alone holds the port, and explain names the holder", "[explain]") {
+  const Topology t =
+      topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  Hosts hosts(t);
+  const int port = next_port();
+  TraceRun explain({"--port", std::to_string(port)}, "explain");
+
+  Process holder(receiver(t, port, {"--pause-after", "bind"}));
+  REQUIRE(holder.wait_stdout("paused after bind"));
+  REQUIRE(holder.wait_stopped());
+  Process second(receiver(t, port));
+  REQUIRE(second.wait() == 1);
+  CHECK(second.stderr_text().find("Address already in use") != std::string::npos);
+  holder.signal(SIGKILL);
+  holder.wait();
+  Records rs = explain.stop();
+
+  json b = one(
+      rs, [](const json& r) { return r.value("type", "") == "bind_conflict"; }, "the failed bind");
+  CHECK(b["errno"] == "EADDRINUSE");
+  CHECK(b["pid"] == second.pid());
+  CHECK(b["comm"] == "receiver");
+  CHECK(b["local"] == endpoint(t, port));
+  CHECK(b["family"] == t.family);
+  CHECK(b["holder_pid"] == holder.pid());
+  CHECK(b["holder_comm"] == "receiver");
+  CHECK(b["holder_listening"] == false);
+  CHECK(of_type(rs, "listen").empty());
+  CHECK(of_type(rs, "connection").empty());
+}
+
+TEST_CASE("E2: listen moves the socket to LISTEN, with its backlog", "[explain]") {
+  const Topology t =
+      topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  Hosts hosts(t);
+  const int port = next_port();
+  TraceRun explain({"--port", std::to_string(port)}, "explain");
+
+  Process r(receiver(t, port, {"--backlog", "7", "--pause-after", "listen"}));
+  REQUIRE(r.wait_stdout("paused after listen"));
+  json l = explain.wait_for([](const json& j) { return j.value("type", "") == "listen"; }, "the listen story");
+  r.signal(SIGKILL);
+  r.wait();
+  explain.stop();
+
+  CHECK(l["pid"] == r.pid());
+  CHECK(l["comm"] == "receiver");
+  CHECK(l["local"] == endpoint(t, port));
+  CHECK(l["backlog"] == 7);
+  CHECK(l["family"] == t.family);
+  CHECK(l["explanation"].get<std::string>().find("CLOSE to LISTEN") != std::string::npos);
+}
+
+TEST_CASE("E3+E4: with the receiver stopped after listen, the kernel completes the handshake; accept() dequeues it",
+          "[explain]") {
+  const Topology t =
+      topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  Hosts hosts(t);
+  const int port = next_port();
+  TraceRun explain({"--port", std::to_string(port)}, "explain");
+
+  Process r(receiver(t, port, {"--pause-after", "listen"}));
+  REQUIRE(r.wait_stdout("paused after listen"));
+  REQUIRE(r.wait_stopped());
+  Process s(sender(t, port));
+  REQUIRE(s.wait_stdout("sent 13 bytes"));  // E3: connect() and write() succeed meanwhile
+  REQUIRE(r.state() == 'T');
+  const uint64_t resumed_at = monotonic_ns();
+  r.signal(SIGCONT);
+  REQUIRE(s.wait() == 0);
+  REQUIRE(r.wait() == 0);
+  Records rs = explain.stop();
+
+  json c = one(
+      rs, [](const json& j) { return j.value("type", "") == "connection"; }, "the connection");
+  INFO(c.dump());
+  CHECK(c["completed_by"] == "kernel");
+  CHECK(c["ctx"] == "softirq");
+  CHECK(c["listener_state"] == "stopped");
+  CHECK(c["listener_pid"] == r.pid());
+  CHECK(c["listener_comm"] == "receiver");
+  CHECK(c["client_pid"] == s.pid());
+  CHECK(c["client_comm"] == "sender");
+  CHECK(c["connect_ret"] == 0);
+  CHECK(c["server"] == endpoint(t, port));
+  CHECK(c["family"] == t.family);
+  CHECK(c["queue_len"] == 1);
+  CHECK(c["queue_max"] == 128);
+  CHECK(c["syns"] == 1);
+  CHECK(c["syns_dropped"] == 0);
+  // E4: the connection was established before the resume and accepted after it.
+  CHECK(c["outcome"] == "accepted");
+  CHECK(c["established_ts_ns"].get<uint64_t>() < resumed_at);
+  CHECK(c["accept_ts_ns"].get<uint64_t>() > resumed_at);
+  CHECK(c["accept_delay_ns"] == c["accept_ts_ns"].get<uint64_t>() - c["established_ts_ns"].get<uint64_t>());
+  CHECK(c["handshake_ns"] == c["established_ts_ns"].get<uint64_t>() - c["first_syn_ts_ns"].get<uint64_t>());
+  CHECK(c["queue_len_after_accept"] == 0);
+  CHECK(c["bytes_before_accept"] == 13);  // the message was already waiting
+  CHECK(c["accept_fd"] == 4);
+  check_kernel_completed(c);
+  if (t.name == "veth") {
+    // Two hosts: the server's side of the handshake is in the receiver's
+    // namespace, the client's in the sender's.
+    CHECK(c["netns"] != c["client_netns"]);
+  } else {
+    CHECK(c["netns"] == c["client_netns"]);
+  }
+  CHECK(rs.back()["type"] == "summary");
+  CHECK(rs.back()["lost_total"] == 0);
+  CHECK(rs.back()["connections"] == 1);
+}
+
+TEST_CASE("a receiver waiting in accept() is blocked_in_accept when the handshake completes", "[explain]") {
+  const Topology t =
+      topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  Hosts hosts(t);
+  const int port = next_port();
+  TraceRun explain({"--port", std::to_string(port)}, "explain");
+
+  Process r(receiver(t, port));
+  REQUIRE(r.wait_stdout("listen backlog"));
+  // Blocked in accept() (x86-64: accept 43, accept4 288) before the sender starts.
+  REQUIRE(wait_until([&] { return r.blocked_syscall() == SYS_accept || r.blocked_syscall() == SYS_accept4; }));
+  Process s(sender(t, port));
+  REQUIRE(s.wait() == 0);
+  REQUIRE(r.wait() == 0);
+  Records rs = explain.stop();
+
+  json c = one(
+      rs, [](const json& j) { return j.value("type", "") == "connection"; }, "the connection");
+  INFO(c.dump());
+  CHECK(c["completed_by"] == "kernel");
+  CHECK(c["listener_state"] == "blocked_in_accept");
+  CHECK(c["listener_pid"] == r.pid());
+  CHECK(c["outcome"] == "accepted");
+  CHECK(c["queue_len"] == 1);
+  CHECK(c["accept_ts_ns"].get<uint64_t>() >= c["established_ts_ns"].get<uint64_t>());
+  check_kernel_completed(c);
+  CHECK(c["verdict"].get<std::string>().find("was blocked in accept()") != std::string::npos);
+}
+
+TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and the resume drains it", "[explain]") {
+  const Topology t =
+      topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  Hosts hosts(t);
+  const int port = next_port();
+  TraceRun explain({"--port", std::to_string(port)}, "explain");
+
+  Process r(receiver(t, port, {"--backlog", "1", "--count", "3", "--pause-after", "listen"}));
+  REQUIRE(r.wait_stdout("paused after listen"));
+  REQUIRE(r.wait_stopped());
+  // listen(fd, 1): the queue holds two (full means more than the backlog).
+  Process s1(sender(t, port, "one"));
+  REQUIRE(s1.wait_stdout("sent 3 bytes"));
+  Process s2(sender(t, port, "two"));
+  REQUIRE(s2.wait_stdout("sent 3 bytes"));
+  const ListenOverflows listen_overflows(t);
+  const long before = listen_overflows();
+  Process s3(sender(t, port, "three"));
+  // The kernel's own counter says when the third SYN was dropped.
+  REQUIRE(wait_until([&] { return listen_overflows() > before; }));
+  CHECK(s3.blocked_syscall() == SYS_connect);  // stuck in connect(): SYN_SENT
+  const uint64_t resumed_at = monotonic_ns();
+  r.signal(SIGCONT);
+  REQUIRE(s1.wait() == 0);
+  REQUIRE(s2.wait() == 0);
+  REQUIRE(s3.wait(20s) == 0);
+  REQUIRE(r.wait() == 0);
+  const long dropped = listen_overflows() - before;
+  Records rs = explain.stop();
+
+  auto conns = of_type(rs, "connection");
+  REQUIRE(conns.size() == 3);
+  auto by_client = [&](pid_t pid) {
+    return one(
+        conns, [&](const json& c) { return c["client_pid"] == pid; }, "connection of " + std::to_string(pid));
+  };
+  json c1 = by_client(s1.pid()), c2 = by_client(s2.pid()), c3 = by_client(s3.pid());
+  INFO(c1.dump() << "\n" << c2.dump() << "\n" << c3.dump());
+  for (const json& c : {c1, c2}) {
+    CHECK(c["completed_by"] == "kernel");
+    CHECK(c["listener_state"] == "stopped");
+    CHECK(c["syns_dropped"] == 0);
+    CHECK(c["queue_max"] == 1);
+    CHECK(c["outcome"] == "accepted");
+  }
+  CHECK(c1["queue_len"] == 1);
+  CHECK(c2["queue_len"] == 2);
+  // The third: its SYNs were dropped while the queue was full, as often as
+  // the kernel's counter says; it completed only after the resume.
+  CHECK(c3["syns_dropped"] == dropped);
+  CHECK(c3["syns"] == dropped + 1);
+  CHECK(c3["completed_by"] == "kernel");
+  CHECK(c3["established_ts_ns"].get<uint64_t>() > resumed_at);
+  CHECK(c3["outcome"] == "accepted");
+  CHECK(c3["queue_len"] == 1);
+  CHECK(c3["synack_retransmits"] == 0);
+  check_kernel_completed(c3);
+  CHECK(c3["verdict"].get<std::string>().find("because the accept queue was full (2 queued, backlog 1)") !=
+        std::string::npos);
+}
