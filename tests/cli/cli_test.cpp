@@ -63,7 +63,12 @@ TEST_CASE("bad input: one line and a non-zero exit", "[cli]") {
       Case{{"trace", "--color", "pink"}, 2, "--color"}, Case{{"trace", "--ringbuf-size", "3"}, 2, "power of two"},
       Case{{"trace", "--comm", "a-name-longer-than-15"}, 1, "longer than the kernel's 15-character"},
       Case{{"trace", "--", "/nonexistent/command"}, 1, "sockscope: error: /nonexistent/command: command not found"},
-      Case{{"frobnicate"}, 2, "sockscope: error:"}, Case{{}, 2, "sockscope: error: A subcommand is required"});
+      Case{{"frobnicate"}, 2, "sockscope: error:"}, Case{{}, 2, "sockscope: error: A subcommand is required"},
+      Case{{"explain", "--format", "svg"}, 2, "--format"},
+      Case{{"explain", "--json", "--format", "text"}, 2, "excludes"},
+      Case{{"explain", "--timeout", "0"}, 2, "--timeout"}, Case{{"explain", "--timeout", "soon"}, 2, "--timeout"},
+      Case{{"explain", "--port", "65536"}, 2, "sockscope: error: --port: Value 65536 not in range 1 to 65535"},
+      Case{{"explain", "--", "/nonexistent/command"}, 1, "sockscope: error: /nonexistent/command: command not found"});
   std::vector<std::string> argv = {SOCKSCOPE_BIN};
   argv.insert(argv.end(), c.args.begin(), c.args.end());
   Outcome o = run(argv);
@@ -75,15 +80,17 @@ TEST_CASE("bad input: one line and a non-zero exit", "[cli]") {
 }
 
 TEST_CASE("a pid that does not exist", "[cli]") {
+  const std::string sub = GENERATE("trace", "explain");
   pid_t p = unused_pid();
-  Outcome o = run({SOCKSCOPE_BIN, "trace", "--pid", std::to_string(p)});
+  Outcome o = run({SOCKSCOPE_BIN, sub, "--pid", std::to_string(p)});
   INFO("stderr: " << o.err);
   CHECK(o.code == 1);
   CHECK(o.err == "sockscope: error: --pid " + std::to_string(p) + ": no such process\n");
 }
 
 TEST_CASE("without privileges: one line naming what is missing", "[cli]") {
-  Outcome o = run({SOCKSCOPE_BIN, "trace"}, /*as_nobody=*/geteuid() == 0);
+  const std::string sub = GENERATE("trace", "explain");
+  Outcome o = run({SOCKSCOPE_BIN, sub}, /*as_nobody=*/geteuid() == 0);
   INFO("stderr: " << o.err);
   CHECK(o.code == 1);
   CHECK(o.err ==
@@ -91,7 +98,8 @@ TEST_CASE("without privileges: one line naming what is missing", "[cli]") {
 }
 
 TEST_CASE("--help prints usage and exits 0", "[cli]") {
-  Process p({SOCKSCOPE_BIN, "trace", "--help"});
+  const std::string sub = GENERATE("trace", "explain");
+  Process p({SOCKSCOPE_BIN, sub, "--help"});
   auto line = p.wait_stdout("--port");
   CHECK(line);
   CHECK(p.wait() == 0);
