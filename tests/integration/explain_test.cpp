@@ -1,6 +1,7 @@
 // The tutorial's experiments E1-E5 for real, with `sockscope explain --json`
 // watching: IPv4 and IPv6, on loopback and across two network namespaces
 // joined by a veth pair (receiver and sender as two hosts).
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 
 #include <catch2/catch.hpp>
@@ -277,6 +278,38 @@ TEST_CASE("a receiver waiting in accept() is blocked_in_accept when the handshak
   CHECK(c["accept_ts_ns"].get<uint64_t>() >= c["established_ts_ns"].get<uint64_t>());
   check_kernel_completed(c);
   CHECK(c["verdict"].get<std::string>().find("was blocked in accept()") != std::string::npos);
+}
+
+TEST_CASE("a receiver held by a debugger (ptrace stop) is traced when the kernel completes its handshake",
+          "[explain]") {
+  const Topology t = topology("loopback", GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  const int port = next_port();
+  TraceRun explain({"--port", std::to_string(port)}, "explain");
+
+  Process r(receiver(t, port));
+  REQUIRE(r.wait_stdout("listen backlog"));
+  REQUIRE(wait_until([&] { return r.blocked_syscall() == SYS_accept || r.blocked_syscall() == SYS_accept4; }));
+  // What a debugger does to stop it: seize and interrupt (state 't').
+  REQUIRE(ptrace(PTRACE_SEIZE, r.pid(), nullptr, nullptr) == 0);
+  REQUIRE(ptrace(PTRACE_INTERRUPT, r.pid(), nullptr, nullptr) == 0);
+  REQUIRE(wait_until([&] { return r.state() == 't'; }));
+  Process s(sender(t, port));
+  REQUIRE(s.wait_stdout("sent 13 bytes"));
+  CHECK(r.state() == 't');
+  REQUIRE(ptrace(PTRACE_DETACH, r.pid(), nullptr, nullptr) == 0);
+  REQUIRE(s.wait() == 0);
+  REQUIRE(r.wait() == 0);
+  Records rs = explain.stop();
+
+  json c = one(
+      rs, [](const json& j) { return j.value("type", "") == "connection"; }, "the connection");
+  INFO(c.dump());
+  CHECK(c["completed_by"] == "kernel");
+  CHECK(c["listener_state"] == "traced");
+  CHECK(c["outcome"] == "accepted");
+  check_kernel_completed(c);
+  CHECK(c["verdict"].get<std::string>().find("was stopped under ptrace (a debugger)") != std::string::npos);
 }
 
 TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and the resume drains it", "[explain]") {

@@ -106,7 +106,8 @@ class Process {
     while (!status_) {
       int st = 0;
       pid_t r = waitpid(pid_, &st, WNOHANG);
-      if (r == pid_) {
+      // A test that ptrace()s its child also hears of its stops: not an exit.
+      if (r == pid_ && !WIFSTOPPED(st) && !WIFCONTINUED(st)) {
         status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         break;
       }

@@ -46,12 +46,13 @@ std::string owner_sentence(const Connection& c) {
   const std::string owner = task_phrase(c.listener->owner, 0);
   const char* accept_note = c.accepted ? "" : " It had not called accept().";
   switch (c.listener_state) {
+    // A stop signal or a ptrace interrupt takes a task out of accept()
+    // (which restarts once it runs again), so a stopped owner is never in it.
     case OwnerState::Stopped:
-      return fmt::format("The listening process, {}, was stopped (SIGSTOP or job control) and had not called accept().",
-                         owner);
+      return fmt::format("The listening process, {}, was stopped (SIGSTOP or job control), so not in accept().", owner);
     case OwnerState::Traced:
-      return fmt::format(
-          "The listening process, {}, was stopped under ptrace (a debugger) and had not called accept().", owner);
+      return fmt::format("The listening process, {}, was stopped under ptrace (a debugger), so not in accept().",
+                         owner);
     case OwnerState::BlockedInAccept:
       return fmt::format("The listening process, {}, was blocked in accept(); the kernel's work woke it.", owner);
     case OwnerState::Running:
