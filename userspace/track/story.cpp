@@ -32,6 +32,8 @@ std::string borrowed_phrase(const Connection& c) {
     who = "the idle task";
   else if (c.client_task && c.borrowed.pid == c.client_task->pid)
     who = fmt::format("{} (pid {}), the connecting client", c.borrowed.comm, c.borrowed.pid);
+  else if (c.borrowed.comm.rfind("ksoftirqd/", 0) == 0)
+    who = fmt::format("{} (pid {}), the kernel's softirq thread", c.borrowed.comm, c.borrowed.pid);
   else if (c.listener && c.borrowed.pid == c.listener->owner.pid)
     who = fmt::format("{} (pid {}), the listener's own process", c.borrowed.comm, c.borrowed.pid);
   else
@@ -66,7 +68,12 @@ std::string owner_sentence(const Connection& c) {
   return fmt::format("The listening process, {}, was in a state this trace could not read.", owner);
 }
 
-std::string queue_phrase(const Connection& c) { return fmt::format("{} of {}", c.queue_len, c.queue_max); }
+// "1 of 128"; the kernel lets the queue hold one more than the backlog
+// (it is full when len > max), and "2 of 1" would read as a mistake.
+std::string queue_phrase(const Connection& c) {
+  if (c.queue_len > c.queue_max) return fmt::format("{} queued, backlog {}", c.queue_len, c.queue_max);
+  return fmt::format("{} of {}", c.queue_len, c.queue_max);
+}
 
 std::string fate_sentence(const Connection& c) {
   switch (c.outcome) {
