@@ -62,6 +62,26 @@ static __always_inline struct sk_event *state_record(__u32 kind, __u8 ctxk, stru
 	return e;
 }
 
+/* The 4-tuple of a tracepoint whose record has family, sport, dport, saddr,
+ * daddr, saddr_v6 and daddr_v6 (sock:inet_sock_set_state and
+ * tcp:tcp_retransmit_synack). The address arrays are copied with a helper:
+ * the verifier does not allow loads through a ctx pointer plus an offset. */
+#define TP_TUPLE(ctx, sk)                                                                          \
+	({                                                                                         \
+		struct sk_tuple t_ = {.family = (ctx)->family,                                     \
+				      .sport = (ctx)->sport,                                       \
+				      .dport = (ctx)->dport,                                       \
+				      .netns = sock_netns(sk)};                                    \
+		if (t_.family == AF_INET) {                                                        \
+			bpf_probe_read_kernel(t_.saddr, 4, (ctx)->saddr);                          \
+			bpf_probe_read_kernel(t_.daddr, 4, (ctx)->daddr);                          \
+		} else {                                                                           \
+			bpf_probe_read_kernel(t_.saddr, 16, (ctx)->saddr_v6);                      \
+			bpf_probe_read_kernel(t_.daddr, 16, (ctx)->daddr_v6);                      \
+		}                                                                                  \
+		t_;                                                                                \
+	})
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -69,17 +89,7 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	struct sock *sk = (struct sock *)ctx->skaddr;
 	int oldstate = ctx->oldstate, newstate = ctx->newstate;
-	struct sk_tuple t = {.family = ctx->family, .sport = ctx->sport, .dport = ctx->dport};
-	t.netns = sock_netns(sk);
-	/* Tracepoint context fields are copied with a helper: the verifier does
-	 * not allow loads through a ctx pointer plus an offset. */
-	if (t.family == AF_INET) {
-		bpf_probe_read_kernel(t.saddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(t.daddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(t.saddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
-	}
+	struct sk_tuple t = TP_TUPLE(ctx, sk);
 
 	__u8 ctxk = exec_ctx();
 	bool keep = family_passes(t.family) && ports_pass(t.sport, t.dport) &&
@@ -133,15 +143,7 @@ SEC("tracepoint/tcp/tcp_retransmit_synack")
 int tcp_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 {
 	struct sock *lsk = (struct sock *)ctx->skaddr;
-	struct sk_tuple t = {.family = ctx->family, .sport = ctx->sport, .dport = ctx->dport};
-	t.netns = sock_netns(lsk);
-	if (t.family == AF_INET) {
-		bpf_probe_read_kernel(t.saddr, 4, ctx->saddr);
-		bpf_probe_read_kernel(t.daddr, 4, ctx->daddr);
-	} else {
-		bpf_probe_read_kernel(t.saddr, 16, ctx->saddr_v6);
-		bpf_probe_read_kernel(t.daddr, 16, ctx->daddr_v6);
-	}
+	struct sk_tuple t = TP_TUPLE(ctx, lsk);
 	__u8 ctxk = exec_ctx();
 	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport) ||
 	    !endpoint_traced(t.netns, t.sport, ctxk))

@@ -423,46 +423,37 @@ TEST_CASE("backlog 1: the third SYN is dropped until the receiver accepts", "[tr
   CHECK(contains(v, "dropped 2 SYNs from the client because the accept queue was full (2 queued, backlog 1)"));
 }
 
-TEST_CASE("veth pair, IPv4: the client's namespace differs and its task is still found", "[tracker]") {
+TEST_CASE("veth pair: the client's namespace differs and its task is still found", "[tracker]") {
+  struct Case {
+    const char* file;
+    const char* server;
+    const char* client;
+    Task sender;
+    OwnerState state;
+    uint32_t bytes;
+  };
+  // veth.jsonl: receiver paused after listen; veth6.jsonl: blocked in accept().
+  const Case k = GENERATE(
+      Case{"veth.jsonl", "10.77.0.1:10000", "10.77.0.2:50322", {29970, "sender"}, OwnerState::Stopped, 13},
+      Case{"veth6.jsonl", "[fd77::1]:10000", "[fd77::2]:39214", {29982, "sender"}, OwnerState::BlockedInAccept, 13});
+  CAPTURE(k.file);
   Harness h;
-  h.replay(load_recording(fixture("veth.jsonl")));
+  h.replay(load_recording(fixture(k.file)));
   REQUIRE(h.listeners.size() == 1);
   REQUIRE(h.connections.size() == 1);
   const Connection& c = h.connections[0];
-  CHECK(c.server.str() == "10.77.0.1:10000");
-  CHECK(c.client.str() == "10.77.0.2:50322");
+  CHECK(c.server.str() == k.server);
+  CHECK(c.client.str() == k.client);
   CHECK(c.netns == 4026532177u);
   CHECK(c.client_netns == 4026532246u);
-  CHECK(c.netns != c.client_netns);
   REQUIRE(c.client_task.has_value());
-  CHECK(*c.client_task == Task{29970, "sender"});
+  CHECK(*c.client_task == k.sender);
   CHECK(c.connect_ret == 0);
   CHECK(c.completed_by() == CompletedBy::Kernel);
   CHECK(c.outcome == Outcome::Accepted);
-  CHECK(c.listener_state == OwnerState::Stopped);
-  CHECK(c.borrowed == Task{29970, "sender"});
-  CHECK(c.bytes_before_accept == 13);
-  CHECK(steps_sorted(c));
-  check_kernel_credited(verdict(c));
-}
-
-TEST_CASE("veth pair, IPv6: the client's namespace differs and its task is still found", "[tracker]") {
-  Harness h;
-  h.replay(load_recording(fixture("veth6.jsonl")));
-  REQUIRE(h.listeners.size() == 1);
-  REQUIRE(h.connections.size() == 1);
-  const Connection& c = h.connections[0];
-  CHECK(c.server.str() == "[fd77::1]:10000");
-  CHECK(c.client.str() == "[fd77::2]:39214");
-  CHECK(c.netns == 4026532177u);
-  CHECK(c.client_netns == 4026532246u);
-  CHECK(c.netns != c.client_netns);
-  REQUIRE(c.client_task.has_value());
-  CHECK(*c.client_task == Task{29982, "sender"});
-  CHECK(c.connect_ret == 0);
-  CHECK(c.completed_by() == CompletedBy::Kernel);
-  CHECK(c.outcome == Outcome::Accepted);
-  CHECK(c.listener_state == OwnerState::BlockedInAccept);
+  CHECK(c.listener_state == k.state);
+  CHECK(c.borrowed == k.sender);
+  CHECK(c.bytes_before_accept == k.bytes);
   CHECK(steps_sorted(c));
   check_kernel_credited(verdict(c));
 }
