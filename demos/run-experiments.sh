@@ -194,9 +194,9 @@ run_topology() {
   kill_child "$receiver" "the receiver"
   stop_explain
   local max
-  line=$(explain_line "^listen .*\(pid $receiver\).*moved from CLOSE to LISTEN, with an accept queue of at most [0-9]+")
-  max=$(grep -oP 'accept queue of at most \K\d+' <<<"$line")
-  conclude "Conclusion E2 ($topo): listen() moved the socket from CLOSE to LISTEN with an accept queue of at most $max (ss's Send-Q: $sendq)."
+  line=$(explain_line "^listen .*\(pid $receiver\).*moved from CLOSE to LISTEN, with backlog [0-9]+")
+  max=$(grep -oP 'with backlog \K\d+' <<<"$line")
+  conclude "Conclusion E2 ($topo): listen() moved the socket from CLOSE to LISTEN with backlog $max (ss's Send-Q: $sendq); the kernel queues finished connections until more than $max wait."
 
   echo
   echo "=== E3 and E4 ($topo): the receiver is stopped right after listen(); does the sender connect?"

@@ -98,6 +98,7 @@ Connection paused() {
   c.accept_fd = 4;
   c.queue_len_after_accept = 0;
   c.bytes_before_accept = 5;
+  c.rx_ifname = "lo";
   c.last_ns = c.accept_ns;
   const auto P = ExecCtx::Process;
   const auto S = ExecCtx::Softirq;
@@ -351,6 +352,7 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"cpu", 1},
       {"borrowed_pid", 5151},
       {"borrowed_comm", "sender"},
+      {"rx_ifname", "lo"},
       {"listener_pid", 4242},
       {"listener_comm", "receiver"},
       {"listener_state", "stopped"},
@@ -421,7 +423,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
                                  {"cpu", 0},
                                  {"pid", 0},
                                  {"comm", "swapper/0"}});
-  CHECK(j.size() == 33);  // the same keys as an accepted connection's record
+  CHECK(j.size() == 34);  // the same keys as an accepted connection's record
 }
 
 TEST_CASE("explain json: established, not accepted, first SYN and client unseen", "[explain][json]") {
@@ -444,7 +446,7 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
   CHECK(j.at("cpu") == 1);
   CHECK(j.at("borrowed_pid") == 5151);
   CHECK(j.at("steps") == json::array());
-  CHECK(j.size() == 33);
+  CHECK(j.size() == 34);
 }
 
 TEST_CASE("explain json: summary", "[explain][json]") {

@@ -50,10 +50,17 @@ int run_explain(const ExplainOptions& opts) {
   auto renderer = make_renderer(opts.json ? "json" : opts.format);
   track::TrackerConfig cfg;
   cfg.pending_timeout_ns = static_cast<uint64_t>(opts.timeout_s * 1e9);
+  uint64_t listens = 0, failed_binds = 0;
   track::Tracker tracker(cfg, monotonic_ns,
                          track::Sink{
-                             [&](const track::Listener& l) { renderer->listener(l); },
-                             [&](const track::BindConflict& b) { renderer->bind_conflict(b); },
+                             [&](const track::Listener& l) {
+                               ++listens;
+                               renderer->listener(l);
+                             },
+                             [&](const track::BindConflict& b) {
+                               ++failed_binds;
+                               renderer->bind_conflict(b);
+                             },
                              [&](const track::Connection& c) { renderer->connection(c); },
                          });
   SessionResult r = run_session(
@@ -66,10 +73,13 @@ int run_explain(const ExplainOptions& opts) {
   render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted};
   renderer->summary(summary);
   std::cout.flush();
+  auto count = [](uint64_t n, std::string_view one, std::string_view many) {
+    return fmt::format("{} {}", n, n == 1 ? one : many);
+  };
   std::cerr << fmt::format(
-      "sockscope: {}; {} connection{} explained{}\n", render::describe(r.summary), summary.connections,
-      summary.connections == 1 ? "" : "s",
-      summary.evicted ? fmt::format(", {} of them evicted early to bound memory", summary.evicted) : std::string());
+      "sockscope: {}; explained {}, {}, {}{}\n", render::describe(r.summary), count(listens, "listen", "listens"),
+      count(failed_binds, "failed bind", "failed binds"), count(summary.connections, "connection", "connections"),
+      summary.evicted ? fmt::format(" ({} evicted early to bound memory)", summary.evicted) : std::string());
   return r.exit_code.value_or(0);
 }
 

@@ -125,6 +125,7 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   field_or_null(w, "ctx", c.established, events::ctx_name(c.ctx));
   field_or_null(w, "cpu", c.established, c.cpu);
   task_fields(w, "borrowed_pid", "borrowed_comm", c.established ? &c.borrowed : nullptr);
+  field_or_null(w, "rx_ifname", !c.rx_ifname.empty(), std::string_view(c.rx_ifname));
   task_fields(w, "listener_pid", "listener_comm", c.listener ? &c.listener->owner : nullptr);
   w.field("listener_state", track::owner_state_name(c.listener_state));
   task_fields(w, "client_pid", "client_comm", c.client_task ? &*c.client_task : nullptr);

@@ -38,7 +38,10 @@ std::string borrowed_phrase(const Connection& c) {
     who = fmt::format("{} (pid {}), the listener's own process", c.borrowed.comm, c.borrowed.pid);
   else
     who = fmt::format("{} (pid {}), which happened to be on that CPU", c.borrowed.comm, c.borrowed.pid);
-  return fmt::format("{} on CPU {}, borrowing the context of {}", ctx, c.cpu, who);
+  // Across a veth pair the receiving side's softirq often runs in the
+  // sending task: the interface says whose network stack did the work.
+  const std::string where = c.rx_ifname.empty() ? "" : fmt::format(", receiving on {}", c.rx_ifname);
+  return fmt::format("{} on CPU {}{}, borrowing the context of {}", ctx, c.cpu, where, who);
 }
 
 std::string owner_sentence(const Connection& c) {
@@ -68,12 +71,7 @@ std::string owner_sentence(const Connection& c) {
   return fmt::format("The listening process, {}, was in a state this trace could not read.", owner);
 }
 
-// "1 of 128"; the kernel lets the queue hold one more than the backlog
-// (it is full when len > max), and "2 of 1" would read as a mistake.
-std::string queue_phrase(const Connection& c) {
-  if (c.queue_len > c.queue_max) return fmt::format("{} queued, backlog {}", c.queue_len, c.queue_max);
-  return fmt::format("{} of {}", c.queue_len, c.queue_max);
-}
+std::string queue_phrase(const Connection& c) { return queue_words(c.queue_len, c.queue_max); }
 
 std::string fate_sentence(const Connection& c) {
   switch (c.outcome) {
@@ -110,14 +108,20 @@ std::string drops_sentence(const Connection& c) {
   if (c.syns_dropped > 0)
     s += fmt::format(
         " The kernel dropped {} from the client because the accept queue was full ({} queued, backlog {}); the "
-        "client kept retransmitting it.",
-        plural(c.syns_dropped, "SYN", "SYNs"), c.queue_len_at_drop, c.queue_max_at_drop);
+        "client {}.",
+        plural(c.syns_dropped, "SYN", "SYNs"), c.queue_len_at_drop, c.queue_max_at_drop,
+        c.syns_dropped == 1 ? "retransmitted it" : "kept retransmitting it");
   if (c.synack_retransmits > 0)
     s += fmt::format(" The kernel retransmitted the SYN-ACK {}.", plural(c.synack_retransmits, "time", "times"));
   return s;
 }
 
 }  // namespace
+
+std::string queue_words(uint32_t len, uint32_t max) {
+  if (len > max) return fmt::format("{} queued, backlog {}", len, max);
+  return fmt::format("{} of {}", len, max);
+}
 
 std::string Endpoint::str() const { return events::format_endpoint(family, addr, port); }
 
@@ -227,8 +231,10 @@ std::string verdict(const Connection& c) {
 }
 
 std::string describe(const Listener& l) {
-  return fmt::format("{} listens on {}: the socket moved from CLOSE to LISTEN, with an accept queue of at most {}.",
-                     task_phrase(l.owner, 0), l.local.str(), l.backlog);
+  return fmt::format(
+      "{} listens on {}: the socket moved from CLOSE to LISTEN, with backlog {} (the accept queue is full once more "
+      "than {} finished connections wait in it).",
+      task_phrase(l.owner, 0), l.local.str(), l.backlog, l.backlog);
 }
 
 std::string describe(const BindConflict& b) {

@@ -118,7 +118,8 @@ struct Connection {
   uint64_t established_ns = 0;
   events::ExecCtx ctx = events::ExecCtx::Process;
   uint32_t cpu = 0;
-  Task borrowed;  // the task whose context that ran in
+  Task borrowed;          // the task whose context that ran in
+  std::string rx_ifname;  // where the server host received the client's packets ("lo", "veth-rx")
   OwnerState listener_state = OwnerState::Unknown;
   uint32_t queue_len = 0;  // accept queue length with this connection in it
   uint32_t queue_max = 0;
@@ -148,6 +149,10 @@ std::string verdict(const Connection& c);
 // One sentence for a listener and for a failed bind.
 std::string describe(const Listener& l);
 std::string describe(const BindConflict& b);
+
+// An accept queue's length and maximum: "1 of 128"; "2 queued, backlog 1"
+// when over the backlog, which the kernel allows by one (full is len > max).
+std::string queue_words(uint32_t len, uint32_t max);
 
 // "0.08 ms", "5.21 s", "734 us": durations in the verdicts and the ladder.
 std::string format_duration(uint64_t ns);

@@ -190,7 +190,8 @@ void Tracker::on_established(const Event& e) {
     c.listener = l;
   }
   add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None,
-           fmt::format("ESTABLISHED: child queued ({} of {})", e.queue_len, e.queue_max), e.ctx, e.cpu, task_of(e));
+           fmt::format("ESTABLISHED: child queued ({})", queue_words(e.queue_len, e.queue_max)), e.ctx, e.cpu,
+           task_of(e));
 }
 
 void Tracker::on_synack_retransmit(const Event& e) {
@@ -307,6 +308,7 @@ void Tracker::on_packet(const Event& e) {
   if (!o) return;  // the client host's side of the wire, or not a connection we follow
   Connection& c = o->c;
 
+  if (arrow == Step::Arrow::ToServer) c.rx_ifname = std::string(e.ifname_view());
   std::string text = packet_name(e.tcp_flags, e.payload_len);
   if (syn_only) {
     ++c.syns;
