@@ -373,3 +373,27 @@ TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and
   CHECK(c3["verdict"].get<std::string>().find("because the accept queue was full (2 queued, backlog 1)") !=
         std::string::npos);
 }
+
+TEST_CASE("explain -- CMD: the spawned receiver's connection is explained, and its exit code comes back",
+          "[explain][spawn]") {
+  const Topology t = topology("loopback", "ipv4");
+  const int port = next_port();
+  std::vector<std::string> args = {"--"};
+  auto r = receiver(t, port);
+  args.insert(args.end(), r.begin(), r.end());
+  TraceRun explain(args, "explain");
+  json l = explain.wait_for([](const json& j) { return j.value("type", "") == "listen"; }, "the receiver's listen");
+  Process s(sender(t, port));
+  REQUIRE(s.wait() == 0);
+  REQUIRE(explain.process().wait() == 0);  // the receiver's exit code
+  Records rs = explain.records();
+  json c = one(
+      rs, [](const json& j) { return j.value("type", "") == "connection"; }, "the connection");
+  CHECK(c["listener_pid"] == l["pid"]);
+  CHECK(c["completed_by"] == "kernel");
+  CHECK(c["outcome"] == "accepted");
+  // Only the receiver is traced: the sender's connect() is not in its story.
+  CHECK(c["client_pid"].is_null());
+  CHECK(c["connect_ret"].is_null());
+  CHECK(rs.back()["type"] == "summary");
+}
