@@ -37,7 +37,36 @@ const volatile __u16 targ_family __weak = 0;
 const volatile __u32 targ_nports __weak = 0;
 const volatile __u16 targ_ports[SK_MAX_FILTER_PORTS] __weak = {};
 
+/* Which backend serves each hook (enum sk_hook -> enum sk_backend), written
+ * by userspace once the function probes are attached: the tracepoint path
+ * stays quiet for a hook a function probe serves (0: the tracepoint path). */
+volatile __u8 hook_backend[SK_HOOKS] __weak = {};
+
+static __always_inline bool fallback_serves(__u32 hook)
+{
+	return hook < SK_HOOKS && hook_backend[hook] == SK_BACKEND_TRACEPOINT;
+}
+
 /* ---- maps ---- */
+
+/* What a function probe on inet_csk_accept saw, per thread, for the
+ * syscall-exit path to report with the new fd (only the syscall knows it).
+ * LRU-bounded: an in-kernel accept with no syscall exit ages out. */
+struct accept_seen {
+	__u64 ts;
+	__u64 child;
+	__u32 queue_len;
+	__u32 queue_max;
+	__u32 rx_queued;
+	__u8 backend;
+	__u8 pad[3];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct accept_seen);
+} accept_reported SEC(".maps") __weak;
 
 /* Every record for userspace; size set by userspace (--ringbuf-size). */
 struct {
@@ -290,6 +319,25 @@ static __always_inline void put_tuple(struct sk_event *e, const struct sk_tuple 
 	__builtin_memcpy(e->saddr, t->saddr, 16);
 	__builtin_memcpy(e->daddr, t->daddr, 16);
 }
+
+/* A syscall between its entry and exit, per thread (syscalls.bpf.c; the
+ * function probes read the fd from it). LRU: a thread that dies mid-call
+ * cannot leak an entry. */
+struct inflight {
+	__u64 ts;
+	__u64 sk;
+	__u32 kind;
+	__s32 fd;
+	__u32 arg; /* listen: backlog */
+	__u32 pad;
+	struct sk_tuple tuple; /* bind/connect: the user's address; close: the socket's */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct inflight);
+} inflight SEC(".maps") __weak;
 
 /* The TCP socket behind a file descriptor of the current task, or NULL
  * when the fd is not an IPv4/IPv6 TCP socket. */

@@ -113,9 +113,9 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	__u32 kind = 0;
 	if (oldstate == TCP_CLOSE_ && newstate == TCP_LISTEN_)
-		kind = SK_K_LISTEN;
+		kind = fallback_serves(SK_HOOK_LISTEN) ? SK_K_LISTEN : 0;
 	else if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_)
-		kind = SK_K_ESTABLISHED;
+		kind = fallback_serves(SK_HOOK_ESTABLISHED) ? SK_K_ESTABLISHED : 0;
 
 	struct sk_event *e = state_record(SK_K_STATE, ctxk, sk, oldstate, newstate, &t);
 	if (!e)
@@ -195,7 +195,7 @@ int sock_ops(struct bpf_sock_ops *ctx)
 	}
 	/* tcp_conn_request() calls TIMEOUT_INIT once for each request socket it
 	 * makes (a SYN that was not dropped), before the SYN-ACK is sent. */
-	if (op != BPF_SOCK_OPS_TIMEOUT_INIT || fullsock)
+	if (op != BPF_SOCK_OPS_TIMEOUT_INIT || fullsock || !fallback_serves(SK_HOOK_SYN))
 		return 1;
 
 	/* remote_port holds the network-order port in its first two bytes. */

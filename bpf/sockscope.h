@@ -65,6 +65,17 @@ enum sk_backend {
 	SK_BACKEND_KPROBE = 3,
 };
 
+/* The logical hooks that have a function-probe backend (fentry/fexit or
+ * kprobe/kretprobe) besides the tracepoint fallback; indexes hook_backend. */
+enum sk_hook {
+	SK_HOOK_BIND = 0,	 /* inet_bind, inet6_bind */
+	SK_HOOK_LISTEN = 1,	 /* inet_listen */
+	SK_HOOK_SYN = 2,	 /* tcp_conn_request: SYN in, request socket made */
+	SK_HOOK_ESTABLISHED = 3, /* inet_csk_complete_hashdance: child queued */
+	SK_HOOK_ACCEPT = 4,	 /* inet_csk_accept */
+	SK_HOOKS = 5,
+};
+
 /* Why a record was lost; indexes the per-CPU `drops` array. */
 enum sk_drop_cause {
 	SK_DROP_RINGBUF_FULL = 0,  /* bpf_ringbuf_reserve failed */

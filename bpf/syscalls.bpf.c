@@ -10,24 +10,6 @@
  */
 #include "common.bpf.h"
 
-/* A syscall between its entry and exit, per thread. LRU: a thread that dies
- * mid-call cannot leak an entry. */
-struct inflight {
-	__u64 ts;
-	__u64 sk;
-	__u32 kind;
-	__s32 fd;
-	__u32 arg; /* listen: backlog */
-	__u32 pad;
-	struct sk_tuple tuple; /* bind/connect: the user's address; close: the socket's */
-};
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct inflight);
-} inflight SEC(".maps");
-
 static __always_inline __u32 current_tid(void)
 {
 	return (__u32)bpf_get_current_pid_tgid();
@@ -179,6 +161,8 @@ int sys_exit_bind(struct trace_event_raw_sys_exit *ctx)
 	if (ret != 0)
 		return 0;
 	track_endpoint(bound.netns, bound.sport, in.sk);
+	if (!fallback_serves(SK_HOOK_BIND))
+		return 0;
 	e = reserve_event(SK_K_BIND, SK_CTX_PROCESS);
 	if (!e)
 		return 0;
@@ -351,6 +335,21 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 	e->sk = (__u64)child;
 	e->fd = ret;
 	put_tuple(e, &t);
+	/* A function probe on inet_csk_accept saw the dequeue itself. It misses
+	 * an accept() that began before it was attached: then this syscall-exit
+	 * path reads the queue on its own, below. */
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct accept_seen *seen = bpf_map_lookup_elem(&accept_reported, &tid);
+	if (seen && seen->child == (__u64)child) {
+		e->ts_ns = seen->ts;
+		e->queue_len = seen->queue_len;
+		e->queue_max = seen->queue_max;
+		e->rx_queued = seen->rx_queued;
+		e->backend = seen->backend;
+		bpf_map_delete_elem(&accept_reported, &tid);
+		submit_event(e);
+		return 0;
+	}
 	struct sock *lsk = (struct sock *)in.sk;
 	/* Bytes that arrived before accept(): received, not yet read. */
 	struct tcp_sock *tp = (struct tcp_sock *)child;

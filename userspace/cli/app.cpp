@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/doctor_command.hpp"
 #include "cli/explain_command.hpp"
 #include "cli/trace_command.hpp"
 #include "probes/tracer.hpp"
@@ -22,6 +23,7 @@ int run(int argc, char** argv) {
   auto* trace = add_trace_command(app, trace_opts);
   ExplainOptions explain_opts;
   auto* explain = add_explain_command(app, explain_opts);
+  auto* doctor = add_doctor_command(app);
 
   try {
     app.parse(argc, argv);
@@ -51,6 +53,7 @@ int run(int argc, char** argv) {
   try {
     if (trace->parsed()) return run_trace(trace_opts);
     if (explain->parsed()) return run_explain(explain_opts);
+    if (doctor->parsed()) return run_doctor();
   } catch (const probes::TraceError& e) {
     std::cerr << "sockscope: error: " << e.what() << "\n";
     return 1;

@@ -58,6 +58,10 @@ void add_filter_options(CLI::App* t, TraceOptions& opts) {
   auto* v4 = t->add_flag("-4,--ipv4", opts.ipv4, "IPv4 only");
   auto* v6 = t->add_flag("-6,--ipv6", opts.ipv6, "IPv6 only");
   v4->excludes(v6);
+  t->add_option("--backend", opts.backend,
+                "Probe kind for every hook: the best each has (auto), or force fentry, kprobe or tracepoint")
+      ->check(CLI::IsMember({"auto", "fentry", "kprobe", "tracepoint"}))
+      ->capture_default_str();
   t->add_option("--ringbuf-size", opts.ringbuf_mib, "Ring buffer size in MiB (a power of two)")
       ->check(CLI::Range(1u, 1024u))
       ->check(CLI::Validator(
@@ -96,6 +100,7 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts) {
   cfg.family = opts.ipv4 ? AF_INET : opts.ipv6 ? AF_INET6 : 0;
   cfg.follow_children = !opts.command.empty();
   cfg.ringbuf_bytes = opts.ringbuf_mib << 20;
+  cfg.backend = probes::parse_backend(opts.backend);
   if (!opts.command.empty() && !spawn::find_executable(opts.command.front()))
     throw probes::TraceError(fmt::format("{}: command not found", opts.command.front()));
   return cfg;

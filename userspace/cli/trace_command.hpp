@@ -23,6 +23,7 @@ struct TraceOptions {
   bool json = false;
   std::string colour = "auto";
   unsigned ringbuf_mib = 8;
+  std::string backend = "auto";
   std::vector<std::string> command;
 };
 

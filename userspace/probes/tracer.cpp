@@ -40,7 +40,8 @@ bool has_capability(int cap) {
 
 bool exists(const char* path) { return access(path, F_OK) == 0; }
 
-// The cgroup v2 mount, where sock_ops programs attach ("" when none).
+}  // namespace
+
 std::string cgroup2_mount() {
   std::ifstream mounts("/proc/self/mounts");
   std::string line;
@@ -53,13 +54,15 @@ std::string cgroup2_mount() {
   return "";
 }
 
-}  // namespace
+bool privileged() {
+  constexpr int kCapBpf = 39, kCapPerfmon = 38;
+  return geteuid() == 0 || has_capability(CAP_SYS_ADMIN) ||
+         (has_capability(kCapBpf) && has_capability(kCapPerfmon) && has_capability(CAP_NET_ADMIN));
+}
 
 void check_system() {
-  constexpr int kCapBpf = 39, kCapPerfmon = 38;
-  bool privileged = geteuid() == 0 || has_capability(CAP_SYS_ADMIN) ||
-                    (has_capability(kCapBpf) && has_capability(kCapPerfmon) && has_capability(CAP_NET_ADMIN));
-  if (!privileged) throw TraceError("tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo");
+  if (!privileged())
+    throw TraceError("tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo");
   if (!exists("/sys/kernel/btf/vmlinux"))
     throw TraceError("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing; it needs CONFIG_DEBUG_INFO_BTF=y)");
   // libbpf resolves tracepoint ids through tracefs; mount it where it is missing.
@@ -87,7 +90,7 @@ void Tracer::SkelDeleter::operator()(::sockscope_bpf* s) const { sockscope_bpf__
 void Tracer::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
 void Tracer::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
 
-Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
+void Tracer::open_and_load(const TraceConfig& config) {
   skel_.reset(sockscope_bpf__open());
   if (!skel_) throw TraceError(fmt::format("cannot open the BPF object: {}", errstr(errno)));
 
@@ -104,18 +107,52 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
   for (std::size_t i = 0; i < config.ports.size(); i++) ro->targ_ports[i] = config.ports[i];
   bpf_map__set_max_entries(skel_->maps.events, config.ringbuf_bytes);
 
+  // Only the chosen backend's function programs load: on a kernel that
+  // refuses fentry, loading one would fail the whole object.
+  for (const HookChoice& c : choices_) {
+    auto set = [&](const std::vector<std::string_view>& names, bool on) {
+      for (std::string_view n : names) {
+        bpf_program* p = bpf_object__find_program_by_name(skel_->obj, std::string(n).c_str());
+        if (!p) throw TraceError(fmt::format("the BPF object has no program {}", n));
+        bpf_program__set_autoload(p, on);
+      }
+    };
+    set(c.spec->fentry_progs, c.chosen == Backend::Fentry);
+    set(c.spec->kprobe_progs, c.chosen == Backend::Kprobe);
+  }
+
   if (int err = sockscope_bpf__load(skel_.get()); err) {
     if (err == -EPERM || err == -EACCES)
       throw TraceError(fmt::format("the kernel refused to load the BPF programs ({}); run as root", errstr(err)));
     throw TraceError(
         fmt::format("loading the BPF programs failed: {} (run with -v for the verifier log)", errstr(err)));
   }
+}
+
+static_assert(SK_HOOKS == kHooks, "bpf/sockscope.h enum sk_hook and probes::Hook agree");
+
+Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
+  choices_ = choose_backends(config.backend);
+  try {
+    open_and_load(config);
+  } catch (const TraceError& e) {
+    // The probes said yes, the verifier said no: on auto, fall back to the
+    // tracepoint path rather than not tracing at all.
+    bool function_probes = false;
+    for (const HookChoice& c : choices_) function_probes |= c.chosen != Backend::Tracepoint;
+    if (config.backend || !function_probes) throw;
+    spdlog::warn("{}; falling back to tracepoints for every hook", e.what());
+    for (HookChoice& c : choices_) c.chosen = Backend::Tracepoint;
+    open_and_load(config);
+  }
+  for (const HookChoice& c : choices_) spdlog::debug("backend {}", describe_choice(c));
 
   for (uint32_t pid : config.pids) add_pid(pid);
 
   std::string cgroup = cgroup2_mount();
   bpf_program* prog;
   bpf_object__for_each_program(prog, skel_->obj) {
+    if (!bpf_program__autoload(prog)) continue;  // another backend serves its hook
     const char* sec = bpf_program__section_name(prog);
     bpf_link* link = nullptr;
     if (prog == skel_->progs.sock_ops) {
@@ -137,6 +174,13 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
     spdlog::debug("attached {}", sec);
     links_.emplace_back(link);
   }
+
+  // Now that the function probes report, the tracepoint path steps aside
+  // for their hooks (see hook_backend in bpf/common.bpf.h).
+  for (std::size_t i = 0; i < choices_.size(); i++)
+    skel_->bss->hook_backend[i] = choices_[i].chosen == Backend::Fentry   ? SK_BACKEND_FENTRY
+                                  : choices_[i].chosen == Backend::Kprobe ? SK_BACKEND_KPROBE
+                                                                          : SK_BACKEND_TRACEPOINT;
 
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::on_record, this, nullptr));
   if (!ring_) throw TraceError(fmt::format("cannot set up the ring buffer: {}", errstr(errno)));

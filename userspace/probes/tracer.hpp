@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "events/event.hpp"
+#include "probes/backends.hpp"
 #include "render/renderer.hpp"
 
 struct sockscope_bpf;  // the generated skeleton
@@ -34,10 +36,16 @@ struct TraceConfig {
   uint16_t family = 0;           // AF_INET, AF_INET6 or 0 for both
   bool follow_children = false;  // a spawned command: trace what it forks
   uint32_t ringbuf_bytes = 8u << 20;
+  std::optional<Backend> backend;  // --backend; nullopt: the best each hook has
 
   // Sockets are selected by their owner task (any of pids, comm, or a spawned command).
   bool filter_by_task() const { return !pids.empty() || !comm.empty() || follow_children; }
 };
+
+// The cgroup v2 mount, where sock_ops programs attach ("" when none).
+std::string cgroup2_mount();
+// Root, CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN.
+bool privileged();
 
 // Check, before anything is loaded, what the tracer needs from the system:
 // privileges, BTF, tracefs. Throws TraceError naming what is missing.
@@ -63,6 +71,8 @@ class Tracer {
   render::LossCounts losses() const;
   uint64_t delivered() const { return delivered_; }
   std::size_t attached_count() const { return links_.size(); }
+  // The backend each hook got, and why.
+  const std::vector<HookChoice>& backends() const { return choices_; }
 
  private:
   static int on_record(void* self, void* data, std::size_t size);
@@ -77,7 +87,10 @@ class Tracer {
     void operator()(ring_buffer* r) const;
   };
 
+  void open_and_load(const TraceConfig& config);
+
   Sink sink_;
+  std::vector<HookChoice> choices_;
   std::unique_ptr<::sockscope_bpf, SkelDeleter> skel_;
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
   std::unique_ptr<ring_buffer, RingDeleter> ring_;

@@ -1,0 +1,52 @@
+// Which backend each hook gets on the running kernel: fentry/fexit, then
+// kprobe/kretprobe, then the tracepoint path. Decided by trying: a trivial
+// program is loaded and attached to the very function the hook probes.
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sockscope::probes {
+
+enum class Backend { Fentry, Kprobe, Tracepoint };
+std::string_view backend_name(Backend b);                // "fentry" | "kprobe" | "tracepoint"
+std::optional<Backend> parse_backend(std::string_view);  // nullopt for anything else ("auto" included)
+
+// The logical hooks with function-probe backends, in enum sk_hook order.
+enum class Hook { Bind, Listen, Syn, Established, Accept };
+inline constexpr std::size_t kHooks = 5;
+
+struct HookSpec {
+  Hook hook;
+  std::string_view name;                       // "bind", "listen", "syn", "established", "accept"
+  std::vector<std::string_view> functions;     // kernel functions probed
+  std::vector<std::string_view> fentry_progs;  // BPF program names per backend
+  std::vector<std::string_view> kprobe_progs;
+  std::string_view fallback;                      // what the tracepoint path uses instead
+  std::vector<std::string_view> fallback_events;  // tracefs events it needs ("sock/inet_sock_set_state")
+};
+const std::array<HookSpec, kHooks>& hook_specs();
+
+struct Availability {
+  bool ok = false;
+  std::string why;  // what worked, or what failed
+};
+
+struct HookChoice {
+  const HookSpec* spec = nullptr;
+  Backend chosen = Backend::Tracepoint;
+  Availability fentry, kprobe, tracepoint;
+};
+
+// Probes every hook (root needed) and picks, per hook, the first backend in
+// fentry, kprobe, tracepoint order that is available; with `forced`, that
+// one for every hook. Throws TraceError when a forced backend is missing.
+std::vector<HookChoice> choose_backends(std::optional<Backend> forced);
+
+// "tracepoint (fentry: ...; kprobe: ...)": the one-line reason for -v.
+std::string describe_choice(const HookChoice& c);
+
+}  // namespace sockscope::probes
