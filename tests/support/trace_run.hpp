@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "process.hpp"
@@ -33,12 +35,21 @@ inline Records read_records(const std::string& path) {
   return out;
 }
 
+// The backend the suite runs under (SOCKSCOPE_TEST_BACKEND: fentry, kprobe,
+// tracepoint), or nullptr for the tracer's own choice.
+inline const char* forced_backend() {
+  const char* b = std::getenv("SOCKSCOPE_TEST_BACKEND");
+  return b && *b && std::string_view(b) != "auto" ? b : nullptr;
+}
+
 class TraceRun {
  public:
   // Starts the tracer and waits until its probes are attached.
   explicit TraceRun(const std::vector<std::string>& extra_args, const std::string& subcommand = "trace")
       : path_(temp_path(subcommand)) {
     std::vector<std::string> argv = {SOCKSCOPE_BIN, subcommand, "--json"};
+    // tests/vm runs the suite once per backend.
+    if (const char* b = forced_backend()) argv.insert(argv.end(), {"--backend", b});
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     proc_ = std::make_unique<Process>(argv, path_);
     auto ready = proc_->wait_stderr("sockscope: tracing", 20s);
