@@ -1,0 +1,88 @@
+// --backend and `sockscope doctor` agree with the running kernel: a backend
+// that doctor reports available for every hook can be forced, and one it
+// reports missing is refused with one line naming the hook and the reason.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <sstream>
+
+#include "../support/trace_run.hpp"
+
+using namespace sockscope::testing;
+
+namespace {
+
+struct DoctorRow {
+  std::string hook, fentry, kprobe, tracepoint, chosen;
+};
+
+// The hook table of `sockscope doctor`.
+std::vector<DoctorRow> doctor_rows(std::string* text = nullptr) {
+  const std::string path = temp_path("doctor");
+  Process p({SOCKSCOPE_BIN, "doctor"}, path);
+  REQUIRE(p.wait() == 0);
+  std::ifstream in(path);
+  std::stringstream all;
+  all << in.rdbuf();
+  unlink(path.c_str());
+  if (text) *text = all.str();
+  std::vector<DoctorRow> rows;
+  std::string line;
+  bool table = false;
+  while (std::getline(all, line)) {
+    if (line.rfind("hook ", 0) == 0) {
+      table = true;
+      continue;
+    }
+    if (!table) continue;
+    if (line.empty()) break;
+    // hook, the functions (comma-separated, may contain spaces), then four words.
+    std::istringstream words(line);
+    std::vector<std::string> w;
+    for (std::string s; words >> s;) w.push_back(s);
+    REQUIRE(w.size() >= 6);
+    const auto n = w.size();
+    rows.push_back({w[0], w[n - 4], w[n - 3], w[n - 2], w[n - 1]});
+  }
+  REQUIRE(rows.size() == 5);
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("doctor lists every hook with a chosen backend", "[backend]") {
+  std::string text;
+  auto rows = doctor_rows(&text);
+  INFO(text);
+  std::vector<std::string> hooks;
+  for (const auto& r : rows) {
+    hooks.push_back(r.hook);
+    CHECK(r.tracepoint == "yes");
+    // auto takes the first available in fentry, kprobe, tracepoint order.
+    const std::string expected = r.fentry == "yes" ? "fentry" : r.kprobe == "yes" ? "kprobe" : "tracepoint";
+    CHECK(r.chosen == expected);
+  }
+  CHECK(hooks == std::vector<std::string>{"bind", "listen", "syn", "established", "accept"});
+  CHECK(text.find("kernel ") == 0);
+}
+
+TEST_CASE("--backend: available backends attach, missing ones are refused in one line", "[backend]") {
+  const std::string backend = GENERATE("fentry", "kprobe", "tracepoint");
+  auto rows = doctor_rows();
+  std::string missing;
+  for (const auto& r : rows) {
+    const std::string& a = backend == "fentry" ? r.fentry : backend == "kprobe" ? r.kprobe : r.tracepoint;
+    if (a != "yes" && missing.empty()) missing = r.hook;
+  }
+  INFO("backend " << backend << ", first hook without it: " << (missing.empty() ? "none" : missing));
+  Process p({SOCKSCOPE_BIN, "trace", "--backend", backend, "--port", "9"});
+  if (missing.empty()) {
+    REQUIRE(p.wait_stderr("sockscope: tracing", 30s));
+    p.signal(SIGINT);
+    CHECK(p.wait() == 0);
+  } else {
+    CHECK(p.wait() == 1);
+    const std::string err = p.stderr_text();
+    CHECK(err.rfind("sockscope: error: --backend " + backend + ": not available for the " + missing + " hook", 0) == 0);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+  }
+}
