@@ -9,6 +9,7 @@ PACKAGES=(
   clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   iproute2 util-linux procps
+  qemu-system-x86 busybox-static xz-utils zstd
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -169,15 +169,31 @@ static __always_inline __u8 exec_ctx(void)
 	return SK_CTX_PROCESS;
 }
 
+/* The current task, read through bpf_get_current_task: sock_ops programs
+ * may not call bpf_get_current_pid_tgid or bpf_get_current_comm before
+ * Linux 6.10 ("unknown func" on 6.1, "cannot use helper" on 6.12), and every
+ * program here shares these helpers. */
+static __always_inline __u64 current_id(void)
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	return ((__u64)BPF_CORE_READ(t, tgid) << 32) | (__u32)BPF_CORE_READ(t, pid);
+}
+
+static __always_inline void current_comm(char comm[SK_COMM_LEN])
+{
+	struct task_struct *t = (void *)bpf_get_current_task();
+	bpf_core_read_str(comm, SK_COMM_LEN, &t->comm);
+}
+
 static __always_inline __u32 current_tgid(void)
 {
-	return bpf_get_current_pid_tgid() >> 32;
+	return current_id() >> 32;
 }
 
 static __always_inline bool comm_matches(void)
 {
-	char comm[SK_COMM_LEN];
-	bpf_get_current_comm(comm, sizeof(comm));
+	char comm[SK_COMM_LEN] = {};
+	current_comm(comm);
 #pragma unroll
 	for (int i = 0; i < SK_COMM_LEN; i++) {
 		if (comm[i] != targ_comm[i])
@@ -260,14 +276,14 @@ static __always_inline struct sk_event *reserve_event(__u32 kind, __u8 ctx)
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = current_id();
 	e->kind = kind;
 	e->ts_ns = bpf_ktime_get_ns();
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	e->cpu = bpf_get_smp_processor_id();
 	e->ctx = ctx;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	current_comm(e->comm);
 	return e;
 }
 

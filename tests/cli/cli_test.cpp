@@ -64,6 +64,8 @@ TEST_CASE("bad input: one line and a non-zero exit", "[cli]") {
       Case{{"trace", "--comm", "a-name-longer-than-15"}, 1, "longer than the kernel's 15-character"},
       Case{{"trace", "--", "/nonexistent/command"}, 1, "sockscope: error: /nonexistent/command: command not found"},
       Case{{"frobnicate"}, 2, "sockscope: error:"}, Case{{}, 2, "sockscope: error: A subcommand is required"},
+      Case{{"trace", "--backend", "ebpf"}, 2, "--backend"}, Case{{"explain", "--backend", ""}, 2, "--backend"},
+      Case{{"doctor", "--bogus"}, 2, "sockscope: error: The following argument was not expected: --bogus"},
       Case{{"explain", "--format", "svg"}, 2, "--format"},
       Case{{"explain", "--json", "--format", "text"}, 2, "excludes"},
       Case{{"explain", "--timeout", "0"}, 2, "--timeout"}, Case{{"explain", "--timeout", "soon"}, 2, "--timeout"},
@@ -103,4 +105,14 @@ TEST_CASE("--help prints usage and exits 0", "[cli]") {
   auto line = p.wait_stdout("--port");
   CHECK(line);
   CHECK(p.wait() == 0);
+}
+
+TEST_CASE("doctor without privileges says what it could not probe", "[cli]") {
+  std::vector<std::string> argv = {SOCKSCOPE_BIN, "doctor"};
+  if (geteuid() == 0) argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"});
+  Process p(argv);
+  auto line = p.wait_stdout("hooks        not probed");
+  REQUIRE(line);
+  CHECK(line->find("needs root") != std::string::npos);
+  CHECK(p.wait() == 1);
 }

@@ -191,7 +191,7 @@ TEST_CASE("E2: listen moves the socket to LISTEN, with its backlog", "[explain]"
 }
 
 TEST_CASE("E3+E4: with the receiver stopped after listen, the kernel completes the handshake; accept() dequeues it",
-          "[explain]") {
+          "[explain][vm]") {
   const Topology t =
       topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
   INFO(t.name << " " << t.family);
@@ -250,7 +250,7 @@ TEST_CASE("E3+E4: with the receiver stopped after listen, the kernel completes t
   CHECK(rs.back()["connections"] == 1);
 }
 
-TEST_CASE("a receiver waiting in accept() is blocked_in_accept when the handshake completes", "[explain]") {
+TEST_CASE("a receiver waiting in accept() is blocked_in_accept when the handshake completes", "[explain][vm]") {
   const Topology t =
       topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
   INFO(t.name << " " << t.family);
@@ -281,7 +281,7 @@ TEST_CASE("a receiver waiting in accept() is blocked_in_accept when the handshak
 }
 
 TEST_CASE("a receiver held by a debugger (ptrace stop) is traced when the kernel completes its handshake",
-          "[explain]") {
+          "[explain][vm]") {
   const Topology t = topology("loopback", GENERATE(values<std::string>({"ipv4", "ipv6"})));
   INFO(t.name << " " << t.family);
   const int port = next_port();
@@ -312,7 +312,7 @@ TEST_CASE("a receiver held by a debugger (ptrace stop) is traced when the kernel
   CHECK(c["verdict"].get<std::string>().find("was stopped under ptrace (a debugger)") != std::string::npos);
 }
 
-TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and the resume drains it", "[explain]") {
+TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and the resume drains it", "[explain][vm]") {
   const Topology t =
       topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
   INFO(t.name << " " << t.family);

@@ -50,7 +50,7 @@ bool same_tuple(const json& a, const json& b) {
 
 }  // namespace
 
-TEST_CASE("a paused receiver's handshake is completed by the kernel, and accept() only dequeues it", "[trace]") {
+TEST_CASE("a paused receiver's handshake is completed by the kernel, and accept() only dequeues it", "[trace][vm]") {
   Addr a = GENERATE(Addr{"127.0.0.1", "ipv4"}, Addr{"::1", "ipv6"});
   int port = next_port();
   INFO("host " << a.host << " port " << port);
@@ -194,7 +194,7 @@ TEST_CASE("a second receiver on a bound port fails with EADDRINUSE", "[trace]") 
   CHECK(held["sport"] == port);
 }
 
-TEST_CASE("filter by pid: --pid keeps other processes' sockets out, and keeps the softirq work on its own", "[trace]") {
+TEST_CASE("filter by pid: --pid keeps other processes' sockets out, and keeps the softirq work on its own", "[trace][vm]") {
   Addr a{"127.0.0.1", "ipv4"};
   int port = next_port(), other = next_port();
   Process receiver(receiver_args(a, port, {"--pause-after", "bind"}));
@@ -348,7 +348,7 @@ TEST_CASE("trace -- CMD follows the command's children", "[trace][spawn]") {
       rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "the child's accept");
 }
 
-TEST_CASE("an accept() already blocking when tracing starts is still reported", "[trace][accept-before]") {
+TEST_CASE("an accept() already blocking when tracing starts is still reported", "[trace][accept-before][vm]") {
   Addr a = GENERATE(Addr{"127.0.0.1", "ipv4"}, Addr{"::1", "ipv6"});
   int port = next_port();
   Process receiver(receiver_args(a, port));

@@ -20,6 +20,7 @@ die() {
 
 series='' timeout=600
 while (($#)); do
+  [[ $1 == -- || $# -ge 2 ]] || die "$1 needs a value"
   case $1 in
     --kernel) series=${2:-}; shift 2 ;;
     --timeout) timeout=${2:-}; shift 2 ;;
@@ -43,8 +44,13 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: bas
 
 resolve() { apt-cache depends "$meta" 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ { print $2; exit }'; }
 pkg=$(resolve)
-[[ -n $pkg ]] || { apt-get update -qq && pkg=$(resolve); }
-[[ -n $pkg ]] || die "cannot resolve $meta to a kernel package"
+if [[ -z $pkg ]]; then # no package lists yet
+  apt-get update -qq || true
+  pkg=$(resolve)
+fi
+# Offline, a cached kernel will do.
+[[ -n $pkg ]] || pkg=$(cat "$cache/$series/package" 2>/dev/null) || die "cannot resolve $meta to a kernel package"
+[[ $pkg == linux-image-$series.* ]] || die "$meta resolves to $pkg, not a $series kernel"
 
 # Modules that mount the host's root, in load order, and veth for the tests'
 # network namespaces. A name missing from the package is built in (6.12 has
@@ -63,11 +69,9 @@ if [[ $(cat "$kdir/package" 2>/dev/null) != "$pkg" ]]; then
     { apt-get update -qq && (cd "$kdir/deb" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null); } ||
     die "apt-get download $pkg failed"
   deb=$(echo "$kdir"/deb/*.deb)
-  listing=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
-  wanted=($(grep -E '^\./boot/vmlinuz-' <<<"$listing"))
-  for m in "${MODULES[@]}"; do
-    wanted+=($(grep -E "/kernel/.*/$m\.ko(\.xz)?$" <<<"$listing" || true))
-  done
+  names=$(IFS='|' && echo "${MODULES[*]}")
+  mapfile -t wanted < <(dpkg-deb -c "$deb" | awk '{ print $6 }' |
+    grep -E "^\./boot/vmlinuz-|/kernel/.*/($names)\.ko(\.xz)?$")
   dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$kdir/x" "${wanted[@]}"
   mv "$kdir"/x/boot/vmlinuz-* "$kdir/vmlinuz"
   n=10 # numbered names keep the load order in the guest's glob

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Inside a guest booted by tests/vm/run.sh: the integration suite once per
+# backend. Prints one line per backend and exits non-zero if any failed.
+#   bash tests/vm/guest-suite.sh [BACKEND...]   (default: fentry kprobe tracepoint auto)
+# Under software emulation each tracer start costs seconds, so the guests run
+# the tests tagged [vm] (every hook's records, the accept that began before
+# tracing, the explain verdicts on loopback and veth, filters, E5), and the
+# [backend] tests once, under auto; SOCKSCOPE_VM_TESTS overrides the spec.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+suite=build/tests/integration_tests
+backends=("$@")
+[[ ${#backends[@]} -gt 0 ]] || backends=(fentry kprobe tracepoint auto)
+
+echo "guest: Linux $(uname -r)"
+build/sockscope doctor | sed -n '/^hook /,/^$/p'
+failed=0
+for b in "${backends[@]}"; do
+  spec=${SOCKSCOPE_VM_TESTS:-[vm]}
+  [[ -n ${SOCKSCOPE_VM_TESTS:-} || $b != auto ]] || spec="[vm],[backend]"
+  start=$(date +%s)
+  if SOCKSCOPE_TEST_BACKEND=$b "$suite" "$spec" >"/tmp/suite-$b.txt" 2>&1; then
+    result=$(grep -E '^All tests passed' "/tmp/suite-$b.txt")
+    echo "guest $(uname -r), backend $b: $result, $(($(date +%s) - start)) s"
+  else
+    failed=1
+    echo "guest $(uname -r), backend $b: FAILED after $(($(date +%s) - start)) s"
+    cat "/tmp/suite-$b.txt"
+  fi
+done
+exit $failed
