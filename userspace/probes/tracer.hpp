@@ -70,7 +70,7 @@ class Tracer {
   int drain();
   render::LossCounts losses() const;
   uint64_t delivered() const { return delivered_; }
-  std::size_t attached_count() const { return links_.size(); }
+  std::size_t attached_count() const { return links_.size() + function_links_.size(); }
   // The backend each hook got, and why.
   const std::vector<HookChoice>& backends() const { return choices_; }
 
@@ -92,7 +92,8 @@ class Tracer {
   Sink sink_;
   std::vector<HookChoice> choices_;
   std::unique_ptr<::sockscope_bpf, SkelDeleter> skel_;
-  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;           // tracepoints, raw_tp, sock_ops
+  std::vector<std::unique_ptr<bpf_link, LinkDeleter>> function_links_;  // fentry/fexit, kprobe/kretprobe
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   uint64_t delivered_ = 0;
   uint64_t undecodable_ = 0;
