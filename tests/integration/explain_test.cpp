@@ -312,7 +312,8 @@ TEST_CASE("a receiver held by a debugger (ptrace stop) is traced when the kernel
   CHECK(c["verdict"].get<std::string>().find("was stopped under ptrace (a debugger)") != std::string::npos);
 }
 
-TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and the resume drains it", "[explain][vm]") {
+TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and the resume drains it",
+          "[explain][vm]") {
   const Topology t =
       topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
   INFO(t.name << " " << t.family);

@@ -194,7 +194,8 @@ TEST_CASE("a second receiver on a bound port fails with EADDRINUSE", "[trace]") 
   CHECK(held["sport"] == port);
 }
 
-TEST_CASE("filter by pid: --pid keeps other processes' sockets out, and keeps the softirq work on its own", "[trace][vm]") {
+TEST_CASE("filter by pid: --pid keeps other processes' sockets out, and keeps the softirq work on its own",
+          "[trace][vm]") {
   Addr a{"127.0.0.1", "ipv4"};
   int port = next_port(), other = next_port();
   Process receiver(receiver_args(a, port, {"--pause-after", "bind"}));
