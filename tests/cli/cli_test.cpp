@@ -99,7 +99,7 @@ TEST_CASE("without privileges: one line naming what is missing", "[cli]") {
         "sockscope: error: tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo\n");
 }
 
-TEST_CASE("--help prints usage and exits 0", "[cli]") {
+TEST_CASE("help: each subcommand's --help prints usage and exits 0", "[cli]") {
   const std::string sub = GENERATE("trace", "explain");
   Process p({SOCKSCOPE_BIN, sub, "--help"});
   auto line = p.wait_stdout("--port");

@@ -65,7 +65,7 @@ TEST_CASE("doctor lists every hook with a chosen backend", "[backend]") {
   CHECK(text.find("kernel ") == 0);
 }
 
-TEST_CASE("--backend: available backends attach, missing ones are refused in one line", "[backend]") {
+TEST_CASE("forced backends: available ones attach, missing ones are refused in one line", "[backend]") {
   const std::string backend = GENERATE("fentry", "kprobe", "tracepoint");
   auto rows = doctor_rows();
   std::string missing;

@@ -225,7 +225,7 @@ TEST_CASE("ladder: unknown client, no steps", "[explain][ladder]") {
             verdict(c) + "\n\n");
 }
 
-TEST_CASE("ladder: listeners and failed binds are one line; no summary", "[explain][ladder]") {
+TEST_CASE("ladder: listeners and failed binds are one line, and there is no summary", "[explain][ladder]") {
   const Listener l = listener();
   const BindConflict held = conflict(true), unheld = conflict(false);
   const std::string out = render_with<LadderRenderer>([&](ExplainRenderer& r) {
