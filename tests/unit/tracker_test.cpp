@@ -676,3 +676,24 @@ TEST_CASE("a RST from a closed port with only packets seen is a refusal", "[trac
   CHECK_FALSE(c.connect_ret.has_value());
   CHECK(contains(verdict(c), "Nobody listened on 127.0.0.1:10000"));
 }
+
+TEST_CASE("a 4-tuple reused at once (a storm) starts a new story at its SYN", "[tracker]") {
+  const TrackerConfig cfg;
+  Harness h(cfg);
+  h.add(listen_ev(kT0));
+  for (uint64_t base : {kT0 + 1000, kT0 + 2'000'000}) {  // the second within the first's linger
+    h.add(syn_rx(base, 50000));
+    h.add(established(base + 2000, 50000));
+    h.add(accept_exit(base + 50'000, 50000));
+  }
+  CHECK(h.connections.size() == 1);  // the first, told when the second's SYN came
+  h.end();
+  REQUIRE(h.connections.size() == 2);
+  for (const Connection& c : h.connections) {
+    CHECK(c.outcome == Outcome::Accepted);
+    CHECK(c.syns == 1);
+    CHECK(c.established);
+  }
+  CHECK(h.connections[0].established_ns == kT0 + 3000);
+  CHECK(h.connections[1].established_ns == kT0 + 2'002'000);
+}

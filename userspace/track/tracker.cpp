@@ -164,7 +164,7 @@ void Tracker::on_state(const Event& e) {
 // ---- the handshake on the server's side ----
 
 void Tracker::on_syn_recv(const Event& e) {
-  Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  Open& o = get_fresh({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
   if (o.c.first_syn_ns == 0) o.c.first_syn_ns = e.ts_ns;  // no packet record for the SYN
   add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None, "SYN_RECV: request socket made", e.ctx, e.cpu, task_of(e));
 }
@@ -298,8 +298,7 @@ void Tracker::on_packet(const Event& e) {
   Open* o = nullptr;
   Step::Arrow arrow;
   if (e.dir == events::Dir::Rx) {  // arriving: the server host hears from the client
-    o = find({dst, src, e.netns});
-    if (!o && syn_only) o = &get_or_create({dst, src, e.netns}, e.ts_ns);
+    o = syn_only ? &get_fresh({dst, src, e.netns}, e.ts_ns) : find({dst, src, e.netns});
     arrow = Step::Arrow::ToServer;
   } else {  // leaving: the server host answers the client
     o = find({src, dst, e.netns});
@@ -367,6 +366,17 @@ Tracker::Open& Tracker::get_or_create(const FlowKey& k, uint64_t ts) {
     clients_seen_.erase(it);
   }
   return o;
+}
+
+// A SYN opens a connection. When the same 4-tuple's previous connection is
+// still open here (a client port reused at once, as in a storm), that one is
+// over: tell it before the new one starts. A retransmitted SYN of a
+// handshake that has not completed yet belongs to the open story.
+Tracker::Open& Tracker::get_fresh(const FlowKey& k, uint64_t ts) {
+  auto it = connections_.find(k);
+  if (it != connections_.end() && (it->second.decided || it->second.c.established || it->second.c.accepted))
+    tell(it, Outcome::Pending);
+  return get_or_create(k, ts);
 }
 
 void Tracker::decide(Open& o, Outcome outcome) {

@@ -107,6 +107,7 @@ class Tracker {
   Open* find(const FlowKey& k);
   Open* find_any_netns(const Endpoint& server, const Endpoint& client, uint32_t prefer_netns);
   Open& get_or_create(const FlowKey& k, uint64_t ts);
+  Open& get_fresh(const FlowKey& k, uint64_t ts);
   void decide(Open& o, Outcome outcome);
   void add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, std::string text, events::ExecCtx ctx, uint32_t cpu,
                 Task task);

@@ -1,0 +1,122 @@
+// storm: a loopback connection storm for the benchmarks. A server thread
+// accepts, reads the client's message and closes (so TIME_WAIT stays on the
+// server's side and client ports do not run out); `--clients` threads
+// connect, send, wait for the close, close. Bounded in count and in time.
+// Prints one JSON line: {"connections":N,"seconds":S,"per_second":R}.
+// Run it in a fresh network namespace (tests/bench/run.sh does) so that one
+// run's TIME_WAIT sockets never meet the next.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace {
+
+struct Options {
+  long connections = 50000;
+  int clients = 2;
+  int port = 10000;
+  double max_seconds = 60;
+};
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "storm: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+sockaddr_in loopback(int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return a;
+}
+
+void serve(int lfd, std::atomic<bool>& stop) {
+  char buf[64];
+  while (!stop.load(std::memory_order_relaxed)) {
+    int c = accept(lfd, nullptr, nullptr);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (stop.load()) return;
+      die("accept");
+    }
+    while (read(c, buf, sizeof buf) > 0) {
+    }
+    close(c);
+  }
+}
+
+// One client connection: connect, send, close after the server's close.
+bool one_connection(const sockaddr_in& to) {
+  int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) die("socket");
+  if (connect(s, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0) {
+    close(s);
+    return false;
+  }
+  const char msg[] = "storm";
+  if (write(s, msg, sizeof msg - 1) < 0) die("write");
+  shutdown(s, SHUT_WR);
+  char buf[16];
+  while (read(s, buf, sizeof buf) > 0) {
+  }
+  close(s);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"A bounded loopback connection storm (run it in a fresh network namespace)"};
+  app.add_option("--connections", o.connections, "Connections in all")->check(CLI::Range(1L, 10000000L));
+  app.add_option("--clients", o.clients, "Client threads")->check(CLI::Range(1, 64));
+  app.add_option("--port", o.port, "Server port on 127.0.0.1")->check(CLI::Range(1, 65535));
+  app.add_option("--max-seconds", o.max_seconds, "Stop after this long, whatever the count")
+      ->check(CLI::Range(0.1, 3600.0));
+  CLI11_PARSE(app, argc, argv);
+
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  if (lfd < 0) die("socket");
+  int one = 1;
+  setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr = loopback(o.port);
+  if (bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) die("bind");
+  if (listen(lfd, 4096) != 0) die("listen");
+
+  std::atomic<bool> stop{false};
+  std::thread server(serve, lfd, std::ref(stop));
+
+  std::atomic<long> next{0}, done{0}, failed{0};
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::duration<double>(o.max_seconds);
+  std::vector<std::thread> clients;
+  for (int i = 0; i < o.clients; i++)
+    clients.emplace_back([&] {
+      while (next.fetch_add(1) < o.connections && std::chrono::steady_clock::now() < deadline)
+        (one_connection(addr) ? done : failed).fetch_add(1);
+    });
+  for (auto& t : clients) t.join();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  stop = true;
+  shutdown(lfd, SHUT_RDWR);  // wakes the accept()
+  server.join();
+  close(lfd);
+  std::printf("{\"connections\":%ld,\"failed\":%ld,\"seconds\":%.3f,\"per_second\":%.0f}\n", done.load(), failed.load(),
+              secs, done.load() / secs);
+  return failed.load() == 0 ? 0 : 1;
+}
