@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Cost under load: a loopback connection storm (tests/bench/storm.cpp, a
+# fresh network namespace per run) without a tracer and with each tracer,
+# interleaved (A B C D, A B C D, ...), as root:
+#   bash tests/bench/run.sh [--connections N] [--rounds R] [--clients C]
+# Prints one table: connections/s (median, min-max), the ratio of medians to
+# the baseline, events received and lost, start-up (launch to attached),
+# peak RSS and CPU time of the tracer. Figures, not a test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+connections=50000 rounds=5 clients=2 port=10000
+while (($#)); do
+  case $1 in
+    --connections) connections=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
+    *) echo "bench: unknown argument $1 (usage: run.sh [--connections N] [--rounds R] [--clients C])" >&2; exit 2 ;;
+  esac
+done
+
+bash .ci/install-deps.sh
+command -v bpftrace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
+bash .ci/build.sh >/dev/null
+storm=$PWD/build/tests/storm
+sockscope=$PWD/build/sockscope
+work=$(mktemp -d)
+tracer=''
+trap '[[ -n $tracer ]] && kill -INT "$tracer" 2>/dev/null; rm -rf "$work"' EXIT
+
+# bpftrace's equivalent: the same tracepoints, a line per event, the port
+# filtered in the kernel where the tracepoint has it.
+cat >"$work/bpftrace.bt" <<EOF
+tracepoint:sock:inet_sock_set_state /args->protocol == 6 && (args->sport == $port || args->dport == $port)/
+{ printf("%llu %d %s state %d %d\n", nsecs, pid, comm, args->oldstate, args->newstate); }
+tracepoint:syscalls:sys_enter_connect, tracepoint:syscalls:sys_enter_accept4, tracepoint:syscalls:sys_enter_accept
+{ printf("%llu %d %s %s enter %d\n", nsecs, pid, comm, probe, args->fd); }
+tracepoint:syscalls:sys_exit_connect, tracepoint:syscalls:sys_exit_accept4, tracepoint:syscalls:sys_exit_accept
+{ printf("%llu %d %s %s exit %d\n", nsecs, pid, comm, probe, args->ret); }
+EOF
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+storm_run() {
+  unshare --net sh -c "ip link set lo up && exec '$storm' --connections $connections --clients $clients --port $port" |
+    sed -n 's/.*"per_second":\([0-9]*\).*/\1/p'
+}
+
+# Start a tracer, wait until it is attached; sets $tracer and $startup_ms.
+start_tracer() {
+  local mode=$1 ready
+  : >"$work/err"
+  local t0
+  t0=$(now_ms)
+  case $mode in
+    trace) "$sockscope" trace --json --port "$port" >"$work/out" 2>"$work/err" & ready="sockscope: tracing" ;;
+    explain) "$sockscope" explain --json --port "$port" >"$work/out" 2>"$work/err" & ready="sockscope: tracing" ;;
+    bpftrace) bpftrace "$work/bpftrace.bt" >"$work/out" 2>"$work/err" & ready="Attaching" ;;
+  esac
+  tracer=$!
+  local tries=3000
+  until grep -q "$ready" "$work/err" "$work/out" 2>/dev/null; do
+    ((tries--)) || { echo "bench: $mode did not start" >&2; cat "$work/err" >&2; exit 1; }
+    sleep 0.005
+  done
+  startup_ms=$(($(now_ms) - t0))
+}
+
+# Peak RSS (MiB) and CPU seconds of the tracer, then stop it; sets $rss, $cpu, $events, $lost.
+stop_tracer() {
+  local mode=$1 ticks
+  ticks=$(getconf CLK_TCK)
+  rss=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$tracer/status")
+  cpu=$(awk -v t="$ticks" '{printf "%.2f", ($14 + $15) / t}' "/proc/$tracer/stat")
+  kill -INT "$tracer"
+  wait "$tracer" || true
+  tracer=''
+  case $mode in
+    trace | explain)
+      events=$(sed -n 's/^sockscope: \([0-9]*\) events, \([0-9]*\) lost.*/\1/p' "$work/err")
+      lost=$(sed -n 's/^sockscope: \([0-9]*\) events, \([0-9]*\) lost.*/\2/p' "$work/err")
+      ;;
+    bpftrace)
+      events=$(grep -c ' state \| enter \| exit ' "$work/out" || true)
+      lost=$(sed -n 's/.*Lost \([0-9]*\) events.*/\1/p' "$work/err" "$work/out" | awk '{s += $1} END {print s + 0}')
+      ;;
+  esac
+}
+
+declare -A rates stats
+modes=(baseline trace explain bpftrace)
+for ((r = 1; r <= rounds; r++)); do
+  for m in "${modes[@]}"; do
+    if [[ $m == baseline ]]; then
+      rate=$(storm_run)
+      stats[$m]+="-;-;-;-;-;-|"
+    else
+      start_tracer "$m"
+      rate=$(storm_run)
+      sleep 0.5  # let the tracer drain what the storm left in the ring buffer
+      stop_tracer "$m"
+      stats[$m]+="$events;$lost;$startup_ms;$rss;$cpu|"
+    fi
+    rates[$m]+="$rate "
+    echo "round $r $m: $rate conn/s${events:+, $events events, $lost lost}" >&2
+    events=''
+  done
+done
+
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+range() { tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
+# The median of one column of the per-round stats (1 events, 2 lost, 3 startup, 4 rss, 5 cpu), and its max.
+col() { tr '|' '\n' | grep . | cut -d';' -f"$1" | median; }
+colmax() { tr '|' '\n' | grep . | cut -d';' -f"$1" | sort -n | tail -1; }
+
+base=$(median <<<"${rates[baseline]}")
+echo
+echo "sockscope bench: $connections connections x $rounds rounds, $clients client threads, loopback, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPUs"
+printf '%-10s %18s %7s %11s %9s %11s %13s %9s\n' mode "conn/s (min-max)" ratio events lost startup_ms peak_RSS_MiB cpu_s
+for m in "${modes[@]}"; do
+  med=$(median <<<"${rates[$m]}")
+  ratio=$(awk -v a="$med" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
+  if [[ $m == baseline ]]; then
+    printf '%-10s %8s (%s) %7s %11s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" - - - - -
+  else
+    printf '%-10s %8s (%s) %7s %11s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" \
+      "$(col 1 <<<"${stats[$m]}")" "$(colmax 2 <<<"${stats[$m]}")" "$(col 3 <<<"${stats[$m]}")" \
+      "$(colmax 4 <<<"${stats[$m]}")" "$(col 5 <<<"${stats[$m]}")"
+  fi
+done
+echo "(events: median per run; lost and peak RSS: the worst run; start-up: launch to probes attached)"
