@@ -287,9 +287,15 @@ static __always_inline struct sk_event *reserve_event(__u32 kind, __u8 ctx)
 	return e;
 }
 
+/* Wake the reader only once this much is waiting: a wakeup per record costs
+ * the traced workload a context switch each time. Userspace also drains on a
+ * short timer, so a quiet stream still shows up at once (tracer.cpp). */
+#define SK_WAKEUP_BYTES (64 * 1024)
+
 static __always_inline void submit_event(struct sk_event *e)
 {
-	bpf_ringbuf_submit(e, 0);
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, waiting >= SK_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* ---- reading sockets ---- */

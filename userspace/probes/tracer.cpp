@@ -221,9 +221,13 @@ int Tracer::on_record(void* self, void* data, std::size_t size) {
 }
 
 int Tracer::poll(int timeout_ms) {
+  // The BPF side wakes us only for a batch (SK_WAKEUP_BYTES): whatever is
+  // waiting when the timeout ends is read then, so a trickle is late by at
+  // most timeout_ms.
   int n = ring_buffer__poll(ring_.get(), timeout_ms);
   if (n == -EINTR) return 0;
   if (n < 0) throw TraceError(fmt::format("reading the ring buffer failed: {}", errstr(n)));
+  if (n == 0) n = std::max(0, static_cast<int>(ring_buffer__consume(ring_.get())));
   return n;
 }
 
