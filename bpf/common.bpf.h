@@ -426,4 +426,24 @@ static __always_inline void put_listener(struct sk_event *e, __u32 netns, __u16 
 		e->owner_flags |= SK_OWNER_IN_ACCEPT;
 }
 
+/* A dequeue as accept() leaves it, now: the listener's queue after it (lsk
+ * may be unknown: NULL) and the bytes that reached the child before
+ * accept() returned it, received but not yet read. */
+static __always_inline struct accept_seen accept_view(struct sock *lsk, struct sock *child,
+						      __u8 backend)
+{
+	struct tcp_sock *tp = (struct tcp_sock *)child;
+	struct accept_seen s = {
+	    .ts = bpf_ktime_get_ns(),
+	    .child = (__u64)child,
+	    .rx_queued = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq),
+	    .backend = backend,
+	};
+	if (lsk) {
+		s.queue_len = BPF_CORE_READ(lsk, sk_ack_backlog);
+		s.queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog);
+	}
+	return s;
+}
+
 #endif /* SOCKSCOPE_COMMON_BPF_H */

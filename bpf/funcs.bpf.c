@@ -57,20 +57,32 @@ static __always_inline bool is_tcp(const struct sock *sk)
 	       BPF_CORE_READ(sk, sk_type) == SOCK_STREAM;
 }
 
+/* bind() and listen() as the socket layer returns them: the TCP socket of
+ * a call that succeeded in a traced task and passes the filters (it is then
+ * tracked, and its tuple in *t), or NULL. */
+static __always_inline struct sock *traced_call_sock(struct socket *sock, long ret,
+						     struct sk_tuple *t)
+{
+	if (ret != 0 || !task_traced())
+		return NULL;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!is_tcp(sk))
+		return NULL;
+	read_tuple(sk, t);
+	if (!family_passes(t->family) || !ports_pass(t->sport, t->dport))
+		return NULL;
+	track_endpoint(t->netns, t->sport, (__u64)sk);
+	return sk;
+}
+
 /* ---- bind: inet_bind, inet6_bind ---- */
 
 static __always_inline int handle_bind(struct socket *sock, long ret, __u8 backend)
 {
-	if (ret != 0 || !task_traced())
-		return 0;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!is_tcp(sk))
-		return 0;
 	struct sk_tuple t = {};
-	read_tuple(sk, &t);
-	if (!family_passes(t.family) || !ports_pass(t.sport, 0))
+	struct sock *sk = traced_call_sock(sock, ret, &t);
+	if (!sk)
 		return 0;
-	track_endpoint(t.netns, t.sport, (__u64)sk);
 	struct sk_event *e = reserve_event(SK_K_BIND, SK_CTX_PROCESS);
 	if (!e)
 		return 0;
@@ -131,16 +143,10 @@ int BPF_KRETPROBE(kretprobe_inet6_bind, int ret)
 
 static __always_inline int handle_listen(struct socket *sock, long ret, __u8 backend)
 {
-	if (ret != 0 || !task_traced())
-		return 0;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
-	if (!is_tcp(sk))
-		return 0;
 	struct sk_tuple t = {};
-	read_tuple(sk, &t);
-	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport))
+	struct sock *sk = traced_call_sock(sock, ret, &t);
+	if (!sk)
 		return 0;
-	track_endpoint(t.netns, t.sport, (__u64)sk);
 	struct sk_event *e = reserve_event(SK_K_LISTEN, SK_CTX_PROCESS);
 	if (!e)
 		return 0;
@@ -314,15 +320,7 @@ static __always_inline int handle_accept(struct sock *lsk, struct sock *child, _
 {
 	if (!child || !task_traced())
 		return 0;
-	struct accept_seen s = {
-	    .ts = bpf_ktime_get_ns(),
-	    .child = (__u64)child,
-	    .queue_len = BPF_CORE_READ(lsk, sk_ack_backlog),
-	    .queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog),
-	    .backend = backend,
-	};
-	struct tcp_sock *tp = (struct tcp_sock *)child;
-	s.rx_queued = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+	struct accept_seen s = accept_view(lsk, child, backend);
 	__u64 tid = bpf_get_current_pid_tgid();
 	bpf_map_update_elem(&accept_reported, &tid, &s, BPF_ANY);
 	return 0;

@@ -337,27 +337,22 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 	put_tuple(e, &t);
 	/* A function probe on inet_csk_accept saw the dequeue itself. It misses
 	 * an accept() that began before it was attached: then this syscall-exit
-	 * path reads the queue on its own, below. */
+	 * path looks at the queue on its own. */
 	__u64 tid = bpf_get_current_pid_tgid();
 	struct accept_seen *seen = bpf_map_lookup_elem(&accept_reported, &tid);
+	struct accept_seen s;
 	if (seen && seen->child == (__u64)child) {
-		e->ts_ns = seen->ts;
-		e->queue_len = seen->queue_len;
-		e->queue_max = seen->queue_max;
-		e->rx_queued = seen->rx_queued;
-		e->backend = seen->backend;
+		s = *seen;
 		bpf_map_delete_elem(&accept_reported, &tid);
-		submit_event(e);
-		return 0;
+	} else {
+		s = accept_view((struct sock *)in.sk, child, SK_BACKEND_TRACEPOINT);
+		s.ts = e->ts_ns;
 	}
-	struct sock *lsk = (struct sock *)in.sk;
-	/* Bytes that arrived before accept(): received, not yet read. */
-	struct tcp_sock *tp = (struct tcp_sock *)child;
-	e->rx_queued = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
-	if (lsk) {
-		e->queue_len = BPF_CORE_READ(lsk, sk_ack_backlog);
-		e->queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog);
-	}
+	e->ts_ns = s.ts;
+	e->queue_len = s.queue_len;
+	e->queue_max = s.queue_max;
+	e->rx_queued = s.rx_queued;
+	e->backend = s.backend;
 	submit_event(e);
 	return 0;
 }
