@@ -73,12 +73,10 @@ int run_explain(const ExplainOptions& opts) {
   render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted};
   renderer->summary(summary);
   std::cout.flush();
-  auto count = [](uint64_t n, std::string_view one, std::string_view many) {
-    return fmt::format("{} {}", n, n == 1 ? one : many);
-  };
+  using track::plural;
   std::cerr << fmt::format(
-      "sockscope: {}; explained {}, {}, {}{}\n", render::describe(r.summary), count(listens, "listen", "listens"),
-      count(failed_binds, "failed bind", "failed binds"), count(summary.connections, "connection", "connections"),
+      "sockscope: {}; explained {}, {}, {}{}\n", render::describe(r.summary), plural(listens, "listen", "listens"),
+      plural(failed_binds, "failed bind", "failed binds"), plural(summary.connections, "connection", "connections"),
       summary.evicted ? fmt::format(" ({} evicted early to bound memory)", summary.evicted) : std::string());
   return r.exit_code.value_or(0);
 }

@@ -17,10 +17,6 @@ std::string task_phrase(const Task& t, uint32_t cpu) {
   return fmt::format("{} (pid {})", t.comm, t.pid);
 }
 
-std::string plural(uint64_t n, std::string_view one, std::string_view many) {
-  return fmt::format("{} {}", n, n == 1 ? one : many);
-}
-
 // Whose context the kernel borrowed, and what that task was to this connection.
 std::string borrowed_phrase(const Connection& c) {
   const std::string ctx(events::ctx_name(c.ctx));
@@ -117,6 +113,10 @@ std::string drops_sentence(const Connection& c) {
 }
 
 }  // namespace
+
+std::string plural(uint64_t n, std::string_view one, std::string_view many) {
+  return fmt::format("{} {}", n, n == 1 ? one : many);
+}
 
 std::string queue_words(uint32_t len, uint32_t max) {
   if (len > max) return fmt::format("{} queued, backlog {}", len, max);

@@ -150,6 +150,9 @@ std::string verdict(const Connection& c);
 std::string describe(const Listener& l);
 std::string describe(const BindConflict& b);
 
+// "1 SYN", "2 SYNs": a count and its noun.
+std::string plural(uint64_t n, std::string_view one, std::string_view many);
+
 // An accept queue's length and maximum: "1 of 128"; "2 queued, backlog 1"
 // when over the backlog, which the kernel allows by one (full is len > max).
 std::string queue_words(uint32_t len, uint32_t max);

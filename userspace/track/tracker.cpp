@@ -381,8 +381,7 @@ Tracker::Open& Tracker::get_fresh(const FlowKey& k, uint64_t ts) {
 
 void Tracker::decide(Open& o, Outcome outcome) {
   // accept() returning the connection settles it, whatever came before.
-  if (o.decided && outcome != Outcome::Accepted) return;
-  if (o.decided && o.c.outcome == Outcome::Accepted) return;
+  if (o.decided && (outcome != Outcome::Accepted || o.c.outcome == Outcome::Accepted)) return;
   o.c.outcome = outcome;
   if (!o.decided) o.tell_after = clock_() + cfg_.linger_ns;
   o.decided = true;
