@@ -35,6 +35,13 @@ for d in tmp run var/tmp; do mount -t tmpfs tmpfs $r/$d || fail "cannot mount tm
 chmod 1777 $r/tmp $r/var/tmp
 mkdir -p $r/run/netns $r/run/lock # ip netns add bind-mounts files here
 
+# The host's current directory, at its own path: it may lie under one of the
+# tmpfs just mounted (a clone in /tmp).
+w=$(cat /workdir)
+mkdir -p "$r$w" 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose checkout "$r$w" ||
+  fail "cannot mount the current directory $w over 9p"
+
 mount -t proc proc $r/proc
 mount -t sysfs sysfs $r/sys
 mount -t devtmpfs devtmpfs $r/dev

@@ -5,14 +5,6 @@
 #   bash tests/vm/run-all.sh [KERNEL...]   (default: 6.1 6.12)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# The guests see the host's root, except /tmp, /var/tmp and /run (their own
-# tmpfs): a checkout there is invisible to them.
-case $PWD/ in
-  /tmp/* | /var/tmp/* | /run/*)
-    echo "tests/vm: the checkout is under $PWD, which the guests cannot see (their /tmp, /var/tmp and /run are empty); clone it elsewhere" >&2
-    exit 1
-    ;;
-esac
 kernels=("$@")
 [[ ${#kernels[@]} -gt 0 ]] || kernels=(6.1 6.12)
 failed=()

@@ -107,6 +107,10 @@ cp "$here/init.sh" "$work/root/init"
 chmod +x "$work/root/init"
 cp "$kdir"/modules/*.ko "$work/root/modules/" 2>/dev/null || true
 printf 'cd %q || exit 125; exec %s\n' "$PWD" "$(printf '%q ' "$@")" >"$work/root/cmd"
+# The current directory is shared once more on its own (init.sh mounts it at
+# the same path), so a checkout under /tmp, /var/tmp or /run, which are the
+# guest's own tmpfs, is still there.
+printf '%s\n' "$PWD" >"$work/root/workdir"
 (cd "$work/root" && find . | /bin/busybox cpio -o -H newc 2>/dev/null) >"$work/initrd"
 
 # Shows the console lines between the start and result markers (the kernel's
@@ -148,6 +152,7 @@ timeout --foreground -k 5 "$timeout" qemu-system-x86_64 \
   -kernel "$kdir/vmlinux" -initrd "$work/initrd" \
   -append "$append" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+  -virtfs "local,path=$PWD,mount_tag=checkout,security_model=none,readonly=on,multidevs=remap" \
   </dev/null 2>"$work/qemu.err" | stream
 status=("${PIPESTATUS[@]}")
 set -e
