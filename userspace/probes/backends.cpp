@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -42,14 +43,12 @@ int load_trivial(bpf_prog_type type, const bpf_prog_load_opts* opts) {
   return bpf_prog_load(type, "sockscope_probe", "GPL", insns, 2, opts);
 }
 
-const btf* vmlinux_btf() {
-  static btf* b = btf__load_vmlinux_btf();
-  return b;
-}
+// The kernel's BTF (5 MiB and more once parsed), held only while the
+// backends are chosen: a tracer that kept it would carry it all its life.
+using BtfPtr = std::unique_ptr<btf, decltype(&btf__free)>;
 
 // fexit on `func`: its BTF id, a tracing program loaded against it, attached.
-Availability probe_fentry(std::string_view func) {
-  const btf* b = vmlinux_btf();
+Availability probe_fentry(const btf* b, std::string_view func) {
   if (!b) return {false, "the kernel has no BTF (/sys/kernel/btf/vmlinux)"};
   const int id = btf__find_by_name_kind(b, std::string(func).c_str(), BTF_KIND_FUNC);
   if (id < 0) return {false, fmt::format("{} is not in the kernel's BTF (inlined, or in a module)", func)};
@@ -185,6 +184,8 @@ const std::array<HookSpec, kHooks>& hook_specs() {
 
 std::vector<HookChoice> choose_backends(std::optional<Backend> forced) {
   std::map<std::string, Availability> fentry_cache, kprobe_cache;
+  BtfPtr vmlinux{forced == Backend::Tracepoint ? nullptr : btf__load_vmlinux_btf(), &btf__free};
+  const auto fentry = [&](std::string_view f) { return probe_fentry(vmlinux.get(), f); };
   std::vector<HookChoice> out;
   for (const HookSpec& spec : hook_specs()) {
     HookChoice c;
@@ -192,7 +193,7 @@ std::vector<HookChoice> choose_backends(std::optional<Backend> forced) {
     c.tracepoint = probe_fallback(spec);
     // A forced tracepoint backend never loads a function program.
     if (forced != Backend::Tracepoint) {
-      c.fentry = probe_all(spec, probe_fentry, fentry_cache);
+      c.fentry = probe_all(spec, fentry, fentry_cache);
       if (forced != Backend::Fentry) c.kprobe = probe_all(spec, probe_kprobe, kprobe_cache);
     }
     if (forced) {
