@@ -287,6 +287,33 @@ TEST_CASE("json: a hostile comm stays valid JSON", "[json]") {
         "d\xc3\xa9z123");
 }
 
+TEST_CASE("json: lines are held until flush(), a full batch, the summary or destruction", "[json]") {
+  std::ostringstream os;
+  {
+    JsonRenderer r(os);
+    r.event(base(SK_SYS_BIND).ts(1).fd(3).event());
+    CHECK(os.str().empty());
+    r.flush();
+    CHECK(lines_of(os.str()).size() == 1);
+    r.flush();  // nothing more to write
+    CHECK(lines_of(os.str()).size() == 1);
+
+    // A batch is written as soon as it reaches kBatchBytes, whole lines only.
+    std::size_t n = 1;
+    const std::size_t written = os.str().size();
+    while (os.str().size() == written && n < 10000) r.event(base(SK_PKT_TCP).ts(++n).event());
+    REQUIRE(os.str().size() != written);
+    CHECK(os.str().size() >= JsonRenderer::kBatchBytes);
+    CHECK(os.str().back() == '\n');
+    CHECK(lines_of(os.str()).size() == n);
+    r.event(base(SK_PKT_TCP).ts(n + 1).event());
+    CHECK(lines_of(os.str()).size() == n);
+  }
+  const auto lines = lines_of(os.str());  // the destructor wrote the last one
+  REQUIRE(!lines.empty());
+  CHECK(json::parse(lines.back()).at("ts_ns") == lines.size());
+}
+
 TEST_CASE("json: one object per line, in order", "[json]") {
   std::ostringstream os;
   JsonRenderer r(os);

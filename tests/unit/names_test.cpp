@@ -175,6 +175,16 @@ TEST_CASE("format_ip and format_endpoint", "[names]") {
     CHECK(format_endpoint(e.family, e.saddr, e.sport) == "[::ffff:127.0.0.1]:1");
     CHECK(format_endpoint(e.family, e.daddr, e.dport) == "[2001:db8:1:2:3:4:5:6]:443");
   }
+  SECTION("IPv4 written by hand agrees with inet_ntop, every octet width") {
+    for (const uint8_t a : {0, 1, 9, 10, 99, 100, 199, 255})
+      for (const uint8_t b : {0, 7, 42, 254}) {
+        const std::array<uint8_t, 16> addr{a, b, static_cast<uint8_t>(255 - a), static_cast<uint8_t>(a ^ b)};
+        char want[INET_ADDRSTRLEN];
+        REQUIRE(inet_ntop(AF_INET, addr.data(), want, sizeof want));
+        sockscope::events::IpBuffer buf;
+        CHECK(format_ip(AF_INET, addr, buf) == std::string_view(want));
+      }
+  }
   SECTION("unknown family") {
     const std::array<uint8_t, 16> addr{127, 0, 0, 1};
     CHECK(format_ip(0, addr) == "?");

@@ -147,7 +147,11 @@ int run_trace(const TraceOptions& opts) {
     renderer = std::make_unique<render::TextRenderer>(std::cout, colour);
   }
   SessionResult r = run_session(
-      opts, [&](const events::Event& e) { renderer->event(e); }, [] { std::cout.flush(); });
+      opts, [&](const events::Event& e) { renderer->event(e); },
+      [&] {
+        renderer->flush();
+        std::cout.flush();
+      });
   if (opts.json) renderer->summary(r.summary);
   std::cout.flush();
   std::cerr << "sockscope: " << render::describe(r.summary) << "\n";

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include <charconv>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -108,16 +109,22 @@ std::string task_state_name(uint32_t state) {
   return fmt::format("state({:#x})", state);
 }
 
-std::string format_ip(uint16_t family, const std::array<uint8_t, 16>& addr) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (family == AF_INET) {
-    inet_ntop(AF_INET, addr.data(), buf, sizeof(buf));
-  } else if (family == AF_INET6) {
-    inet_ntop(AF_INET6, addr.data(), buf, sizeof(buf));
-  } else {
-    return "?";
+std::string_view format_ip(uint16_t family, const std::array<uint8_t, 16>& addr, IpBuffer& buf) {
+  if (family == AF_INET) {  // by hand: inet_ntop goes through sprintf
+    char* p = buf.data();
+    for (int i = 0; i < 4; ++i) {
+      if (i) *p++ = '.';
+      p = std::to_chars(p, buf.data() + buf.size(), addr[i]).ptr;
+    }
+    return {buf.data(), static_cast<std::size_t>(p - buf.data())};
   }
-  return buf;
+  if (family == AF_INET6 && inet_ntop(AF_INET6, addr.data(), buf.data(), buf.size())) return buf.data();
+  return "?";
+}
+
+std::string format_ip(uint16_t family, const std::array<uint8_t, 16>& addr) {
+  IpBuffer buf;
+  return std::string(format_ip(family, addr, buf));
 }
 
 std::string format_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port) {

@@ -27,6 +27,9 @@ std::string tcp_flags_string(uint8_t flags);
 std::string task_state_name(uint32_t state);
 // Address only: "127.0.0.1", "::1".
 std::string format_ip(uint16_t family, const std::array<uint8_t, 16>& addr);
+// The same into the caller's buffer, for the per-event paths: no allocation.
+using IpBuffer = std::array<char, 48>;
+std::string_view format_ip(uint16_t family, const std::array<uint8_t, 16>& addr, IpBuffer& buf);
 // Address and port: "127.0.0.1:10000", "[::1]:10000".
 std::string format_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port);
 

@@ -1,6 +1,6 @@
 #include "render/json_renderer.hpp"
 
-#include <fmt/format.h>
+#include <charconv>
 
 #include "events/names.hpp"
 #include "render/json_writer.hpp"
@@ -12,8 +12,7 @@ using events::Kind;
 using events::Layer;
 
 void JsonRenderer::event(const Event& e) {
-  line_.clear();
-  JsonWriter w(line_);
+  JsonWriter w(buf_);
   w.begin_object();
   w.field("ts_ns", e.ts_ns);
   w.field("layer", events::layer_name(e.layer()));
@@ -25,12 +24,17 @@ void JsonRenderer::event(const Event& e) {
   w.field("ctx", events::ctx_name(e.ctx));
   w.field("netns", e.netns);
   w.field("family", events::family_name(e.family));
-  w.field("saddr", events::format_ip(e.family, e.saddr));
+  events::IpBuffer ip;
+  w.field("saddr", events::format_ip(e.family, e.saddr, ip));
   w.field("sport", e.sport);
-  w.field("daddr", events::format_ip(e.family, e.daddr));
+  w.field("daddr", events::format_ip(e.family, e.daddr, ip));
   w.field("dport", e.dport);
   w.field("backend", events::backend_name(e.backend));
-  if (e.sock) w.field("sock", fmt::format("{:#x}", e.sock));
+  if (e.sock) {
+    char hex[2 + 16] = {'0', 'x'};
+    const auto end = std::to_chars(hex + 2, hex + sizeof hex, e.sock, 16).ptr;
+    w.field("sock", std::string_view(hex, static_cast<std::size_t>(end - hex)));
+  }
 
   switch (e.layer()) {
     case Layer::Syscall:
@@ -78,13 +82,19 @@ void JsonRenderer::event(const Event& e) {
       break;
   }
   w.end_object();
-  line_ += '\n';
-  os_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+  buf_ += '\n';
+  if (buf_.size() >= kBatchBytes) flush();
+}
+
+void JsonRenderer::flush() {
+  if (buf_.empty()) return;
+  os_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+  os_.flush();
+  buf_.clear();
 }
 
 void JsonRenderer::summary(const Summary& s) {
-  line_.clear();
-  JsonWriter w(line_);
+  JsonWriter w(buf_);
   w.begin_object();
   w.field("layer", "meta");
   w.field("event", "summary");
@@ -98,8 +108,8 @@ void JsonRenderer::summary(const Summary& s) {
   w.field("undecodable", s.lost.undecodable);
   w.end_object();
   w.end_object();
-  line_ += '\n';
-  os_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+  buf_ += '\n';
+  flush();
 }
 
 }  // namespace sockscope::render

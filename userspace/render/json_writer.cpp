@@ -50,6 +50,12 @@ std::size_t valid_utf8_len(const unsigned char* p, std::size_t n) noexcept {
 void append_json_string_contents(std::string& out, std::string_view bytes) {
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   const std::size_t n = bytes.size();
+  // The common case, every byte plain (names, addresses, most comms): one
+  // scan and one append.
+  if (std::all_of(p, p + n, [](unsigned char c) { return is_plain_ascii(c); })) {
+    out.append(bytes);
+    return;
+  }
   std::size_t i = 0;
   while (i < n) {
     // Fast path: copy a run of plain ASCII in one append.
