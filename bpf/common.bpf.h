@@ -147,6 +147,16 @@ struct {
 	__type(value, __u32);
 } accepting SEC(".maps") __weak;
 
+/* Network namespace inode numbers by netns cookie. sock_ops programs can only
+ * ask for the cookie (bpf_get_netns_cookie); every other record names the
+ * namespace by inode number. Filled when a socket starts listening. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u32);
+} netns_by_cookie SEC(".maps") __weak;
+
 /* ---- helpers ---- */
 
 static __always_inline void count_drop(__u32 cause)
@@ -169,10 +179,12 @@ static __always_inline __u8 exec_ctx(void)
 	return SK_CTX_PROCESS;
 }
 
-/* The current task, read through bpf_get_current_task: sock_ops programs
- * may not call bpf_get_current_pid_tgid or bpf_get_current_comm before
- * Linux 6.10 ("unknown func" on 6.1, "cannot use helper" on 6.12), and every
- * program here shares these helpers. */
+/* The current task. sock_ops programs may not call bpf_get_current_pid_tgid
+ * or bpf_get_current_comm before Linux 6.10 ("unknown func" on 6.1, "cannot
+ * use helper" on 6.12), so sockops.bpf.c, built with SK_SOCK_OPS, reads the
+ * task_struct instead; every other program uses the helpers, which cost a
+ * fraction of those reads on paths that run for every packet. */
+#ifdef SK_SOCK_OPS
 static __always_inline __u64 current_id(void)
 {
 	struct task_struct *t = (void *)bpf_get_current_task();
@@ -184,6 +196,17 @@ static __always_inline void current_comm(char comm[SK_COMM_LEN])
 	struct task_struct *t = (void *)bpf_get_current_task();
 	bpf_core_read_str(comm, SK_COMM_LEN, &t->comm);
 }
+#else
+static __always_inline __u64 current_id(void)
+{
+	return bpf_get_current_pid_tgid();
+}
+
+static __always_inline void current_comm(char comm[SK_COMM_LEN])
+{
+	bpf_get_current_comm(comm, SK_COMM_LEN);
+}
+#endif
 
 static __always_inline __u32 current_tgid(void)
 {
