@@ -697,3 +697,65 @@ TEST_CASE("a 4-tuple reused at once (a storm) starts a new story at its SYN", "[
   CHECK(h.connections[0].established_ns == kT0 + 3000);
   CHECK(h.connections[1].established_ns == kT0 + 2'002'000);
 }
+
+TEST_CASE("a request socket whose namespace sock_ops could not name joins the story its SYN opened", "[tracker]") {
+  // Listening began before tracing: sock_ops learns a namespace's inode number
+  // only from a listen() it sees, so its syn_recv record carries netns 0.
+  Harness h;
+  for (uint64_t t : {kT0, kT0 + 2'000'000}) {  // the same 4-tuple twice, as in a storm
+    h.add(syn_rx(t, 50000));
+    h.add(base(SK_K_SYN_RECV, t + 500)
+              .netns(0)
+              .pid(kClientPid)
+              .comm("client")
+              .ctx(SK_CTX_SOFTIRQ)
+              .v4("127.0.0.1", 10000, "127.0.0.1", 50000)
+              .queue(0, 128)
+              .event());
+    h.add(established(t + 2000, 50000));
+    h.add(accept_exit(t + 50'000, 50000));
+  }
+  h.end();
+  REQUIRE(h.connections.size() == 2);  // nothing left at netns 0, pending
+  for (const Connection& c : h.connections) {
+    CHECK(c.netns == kNs);
+    CHECK(c.outcome == Outcome::Accepted);
+    std::vector<std::string> texts;
+    for (const Step& s : c.steps) texts.push_back(s.text);
+    CHECK(texts == std::vector<std::string>{"SYN", "SYN_RECV: request socket made",
+                                            "ESTABLISHED: child queued (1 of 128)", "accept() = 4"});
+  }
+  CHECK(h.told_by_finish == 0);
+}
+
+TEST_CASE("steps keep each one's own task, context, CPU and numbers", "[tracker]") {
+  Harness h;
+  h.add(listen_ev(kT0));
+  h.add(syn_rx(kT0 + 1000, 50000));
+  h.add(base(SK_PKT_TCP, kT0 + 1500)
+            .pid(0)
+            .comm("swapper/1")
+            .cpu(1)
+            .ctx(SK_CTX_SOFTIRQ)
+            .dir(SK_DIR_RX)
+            .flags(0x02)
+            .v4("127.0.0.1", 50000, "127.0.0.1", 10000)
+            .queue(129, 128)
+            .owner(0, 0, SK_LISTENER_FOUND)
+            .event());
+  h.add(established(kT0 + 2000, 50000));
+  h.add(accept_exit(kT0 + 50'000, 50000));
+  h.end();
+  REQUIRE(h.connections.size() == 1);
+  const auto& steps = h.connections[0].steps;
+  REQUIRE(steps.size() == 4);
+  CHECK(steps[0].task == Task{kClientPid, "client"});
+  CHECK(steps[1].text == "SYN, dropped: accept queue full (129 queued, backlog 128)");
+  CHECK(steps[1].task == Task{0, "swapper/1"});
+  CHECK(steps[1].cpu == 1);
+  CHECK(steps[1].arrow == Step::Arrow::ToServer);
+  CHECK(steps[2].task == Task{kClientPid, "client"});
+  CHECK(steps[3].task == Task{kServerPid, "server"});
+  CHECK(steps[3].lane == Lane::Server);
+  CHECK(steps[3].ctx == ExecCtx::Process);
+}

@@ -49,7 +49,9 @@ std::string packet_name(uint8_t flags, uint16_t payload) {
 }  // namespace
 
 Tracker::Tracker(TrackerConfig cfg, Clock clock, Sink sink)
-    : cfg_(cfg), clock_(std::move(clock)), sink_(std::move(sink)) {}
+    : cfg_(cfg), clock_(std::move(clock)), sink_(std::move(sink)) {
+  cfg_.max_steps = std::min<std::size_t>(cfg_.max_steps, 255);  // a step names its task by a uint8_t index
+}
 
 void Tracker::add(const Event& e) {
   switch (e.kind) {
@@ -131,7 +133,7 @@ void Tracker::on_state(const Event& e) {
     // inet_csk_listen_stop resets whatever is still queued.
     for (auto& [key, o] : connections_) {
       if (key.netns != e.netns || key.server.port != e.sport || o.decided) continue;
-      add_step(o, e.ts_ns, Lane::Server, Step::Arrow::None, "listener closed", e.ctx, e.cpu, task_of(e));
+      add_step(o, e, Lane::Server, Step::Arrow::None, What::ListenerClosed);
       decide(o, o.c.established && !o.c.accepted ? Outcome::ListenerClosed : Outcome::Closed);
     }
     return;
@@ -143,9 +145,7 @@ void Tracker::on_state(const Event& e) {
     // LISTEN->SYN_RECV and SYN_RECV->ESTABLISHED are told by the established record.
     if (e.old_state == kListen || (e.old_state == kSynRecv && e.new_state == kEstablished)) return;
     if (o->c.accepted) return;
-    add_step(*o, e.ts_ns, Lane::Kernel, Step::Arrow::None,
-             fmt::format("child {} -> {}", events::tcp_state_name(e.old_state), events::tcp_state_name(e.new_state)),
-             e.ctx, e.cpu, task_of(e));
+    add_step(*o, e, Lane::Kernel, Step::Arrow::None, What::ChildState, e.old_state, e.new_state);
     if (e.new_state == kClose) decide(*o, o->c.rst_ns ? Outcome::Reset : Outcome::Closed);
     return;
   }
@@ -155,7 +155,7 @@ void Tracker::on_state(const Event& e) {
       client_socks_[e.sock] = FlowKey{o->c.server, o->c.client, o->c.netns};
     }
     if (e.old_state == kSynSent && e.new_state == kClose) {
-      add_step(*o, e.ts_ns, Lane::Client, Step::Arrow::None, "SYN_SENT -> CLOSE", e.ctx, e.cpu, task_of(e));
+      add_step(*o, e, Lane::Client, Step::Arrow::None, What::SynSentClose);
       if (!o->c.established) decide(*o, o->c.rst_ns ? Outcome::Refused : Outcome::Closed);
     }
   }
@@ -164,9 +164,17 @@ void Tracker::on_state(const Event& e) {
 // ---- the handshake on the server's side ----
 
 void Tracker::on_syn_recv(const Event& e) {
-  Open& o = get_fresh({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  const Endpoint server = local_ep(e), client = remote_ep(e);
+  uint32_t netns = e.netns;
+  // sock_ops names the namespace only of listeners it saw begin (0 for one
+  // listening since before tracing): the SYN that made this request socket
+  // opened the story in its own namespace.
+  for (auto it = connections_.lower_bound({server, client, 0});
+       netns == 0 && it != connections_.end() && it->first.server == server && it->first.client == client; ++it)
+    netns = it->first.netns;
+  Open& o = get_fresh({server, client, netns}, e.ts_ns);
   if (o.c.first_syn_ns == 0) o.c.first_syn_ns = e.ts_ns;  // no packet record for the SYN
-  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None, "SYN_RECV: request socket made", e.ctx, e.cpu, task_of(e));
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::SynRecv);
 }
 
 void Tracker::on_established(const Event& e) {
@@ -189,15 +197,13 @@ void Tracker::on_established(const Event& e) {
     l.backlog = e.queue_max;
     c.listener = l;
   }
-  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None,
-           fmt::format("ESTABLISHED: child queued ({})", queue_words(e.queue_len, e.queue_max)), e.ctx, e.cpu,
-           task_of(e));
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::Established, e.queue_len, e.queue_max);
 }
 
 void Tracker::on_synack_retransmit(const Event& e) {
   Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
   ++o.c.synack_retransmits;
-  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None, "SYN-ACK timer: retransmit", e.ctx, e.cpu, task_of(e));
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::SynackRetransmit);
 }
 
 // ---- the programs' calls ----
@@ -226,9 +232,9 @@ void Tracker::on_sys_connect(const Event& e) {
   c.client_netns = e.netns;
   c.connect_ret = e.ret;
   if (began)
-    add_step(*o, began->connect_enter_ns, Lane::Client, Step::Arrow::None, "connect() begins", e.ctx, e.cpu,
-             task_of(e));
-  add_step(*o, e.ts_ns, Lane::Client, Step::Arrow::None, call_result("connect", e.ret), e.ctx, e.cpu, task_of(e));
+    add_step(*o, began->connect_enter_ns, Lane::Client, Step::Arrow::None, What::ConnectBegins, e.ctx, e.cpu, e.pid,
+             e.comm_view());
+  add_step(*o, e, Lane::Client, Step::Arrow::None, What::ConnectResult, static_cast<uint32_t>(e.ret));
   if (e.ret < 0 && e.ret != -EINPROGRESS && !c.established)
     decide(*o, e.ret == -ECONNREFUSED ? Outcome::Refused : Outcome::Closed);
 }
@@ -254,9 +260,9 @@ void Tracker::on_sys_accept(const Event& e) {
   c.acceptor = task_of(e);
   c.accept_fd = static_cast<int32_t>(e.ret);
   if (wait && wait->ts_ns <= e.ts_ns)
-    add_step(o, wait->ts_ns, Lane::Server, Step::Arrow::None, "accept() begins", events::ExecCtx::Process, e.cpu,
-             wait->task);
-  add_step(o, e.ts_ns, Lane::Server, Step::Arrow::None, call_result("accept", e.ret), e.ctx, e.cpu, task_of(e));
+    add_step(o, wait->ts_ns, Lane::Server, Step::Arrow::None, What::AcceptBegins, events::ExecCtx::Process, e.cpu,
+             wait->task.pid, wait->task.comm);
+  add_step(o, e, Lane::Server, Step::Arrow::None, What::AcceptResult, static_cast<uint32_t>(e.ret));
   decide(o, Outcome::Accepted);
 }
 
@@ -271,8 +277,7 @@ void Tracker::on_accept(const Event& e) {
     c.acceptor = task_of(e);
     c.accept_fd = e.fd;
   }
-  add_step(o, e.ts_ns, Lane::Kernel, Step::Arrow::None,
-           fmt::format("dequeued ({} left), {} bytes waiting", e.queue_len, e.rx_queued), e.ctx, e.cpu, task_of(e));
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::Dequeued, e.queue_len, e.rx_queued);
   decide(o, Outcome::Accepted);
 }
 
@@ -308,7 +313,7 @@ void Tracker::on_packet(const Event& e) {
   Connection& c = o->c;
 
   if (arrow == Step::Arrow::ToServer) c.rx_ifname = std::string(e.ifname_view());
-  std::string text = packet_name(e.tcp_flags, e.payload_len);
+  uint32_t dropped_len = 0, dropped_max = 0;
   if (syn_only) {
     ++c.syns;
     if (c.first_syn_ns == 0) c.first_syn_ns = e.ts_ns;
@@ -317,7 +322,8 @@ void Tracker::on_packet(const Event& e) {
       ++c.syns_dropped;
       c.queue_len_at_drop = e.queue_len;
       c.queue_max_at_drop = e.queue_max;
-      text += fmt::format(", dropped: accept queue full ({} queued, backlog {})", e.queue_len, e.queue_max);
+      dropped_len = e.queue_len;
+      dropped_max = e.queue_max;
     }
   }
   if (e.tcp_flags & kRst) {
@@ -326,7 +332,8 @@ void Tracker::on_packet(const Event& e) {
     if (arrow == Step::Arrow::ToClient && !c.established && !listeners_.contains({e.netns, src.port}))
       decide(*o, Outcome::Refused);
   }
-  add_step(*o, e.ts_ns, Lane::Kernel, arrow, std::move(text), e.ctx, e.cpu, task_of(e));
+  add_step(*o, e, Lane::Kernel, arrow, What::Packet, e.tcp_flags | static_cast<uint32_t>(e.payload_len) << 8,
+           dropped_len, dropped_max);
 }
 
 // ---- bookkeeping ----
@@ -387,14 +394,48 @@ void Tracker::decide(Open& o, Outcome outcome) {
   o.decided = true;
 }
 
-void Tracker::add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, std::string text, events::ExecCtx ctx,
-                       uint32_t cpu, Task task) {
+void Tracker::add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, What what, events::ExecCtx ctx, uint32_t cpu,
+                       uint32_t pid, std::string_view comm, uint32_t a, uint32_t b, uint32_t c) {
   o.c.last_ns = std::max(o.c.last_ns, ts);
-  if (o.c.steps.size() >= cfg_.max_steps) {
+  if (o.steps.size() >= cfg_.max_steps) {
     ++o.c.steps_omitted;
     return;
   }
-  o.c.steps.push_back(Step{ts, lane, arrow, std::move(text), ctx, cpu, std::move(task)});
+  std::size_t task = 0;
+  while (task < o.tasks.size() && !(o.tasks[task].pid == pid && o.tasks[task].comm == comm)) ++task;
+  if (task == o.tasks.size()) o.tasks.push_back(Task{pid, std::string(comm)});
+  if (o.steps.empty()) o.steps.reserve(16);  // a whole handshake and close, without regrowing
+  o.steps.push_back(
+      StepRec{ts, a, b, c, static_cast<uint16_t>(cpu), what, lane, arrow, ctx, static_cast<uint8_t>(task)});
+}
+
+void Tracker::add_step(Open& o, const Event& e, Lane lane, Step::Arrow arrow, What what, uint32_t a, uint32_t b,
+                       uint32_t c) {
+  add_step(o, e.ts_ns, lane, arrow, what, e.ctx, e.cpu, e.pid, e.comm_view(), a, b, c);
+}
+
+std::string Tracker::step_text(const StepRec& r) {
+  switch (r.what) {
+    case What::ListenerClosed: return "listener closed";
+    case What::ChildState:
+      return fmt::format("child {} -> {}", events::tcp_state_name(static_cast<uint8_t>(r.a)),
+                         events::tcp_state_name(static_cast<uint8_t>(r.b)));
+    case What::SynSentClose: return "SYN_SENT -> CLOSE";
+    case What::SynRecv: return "SYN_RECV: request socket made";
+    case What::Established: return fmt::format("ESTABLISHED: child queued ({})", queue_words(r.a, r.b));
+    case What::SynackRetransmit: return "SYN-ACK timer: retransmit";
+    case What::ConnectBegins: return "connect() begins";
+    case What::ConnectResult: return call_result("connect", static_cast<int32_t>(r.a));
+    case What::AcceptBegins: return "accept() begins";
+    case What::AcceptResult: return call_result("accept", static_cast<int32_t>(r.a));
+    case What::Dequeued: return fmt::format("dequeued ({} left), {} bytes waiting", r.a, r.b);
+    case What::Packet: {
+      std::string text = packet_name(static_cast<uint8_t>(r.a), static_cast<uint16_t>(r.a >> 8));
+      if (r.b || r.c) text += fmt::format(", dropped: accept queue full ({} queued, backlog {})", r.b, r.c);
+      return text;
+    }
+  }
+  return "?";
 }
 
 void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
@@ -402,7 +443,12 @@ void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
   if (!it->second.decided) c.outcome = undecided_as;
   c.told_ns = clock_();
   // Records from different CPUs can reach the ring buffer slightly out of order.
-  std::stable_sort(c.steps.begin(), c.steps.end(), [](const Step& a, const Step& b) { return a.ts_ns < b.ts_ns; });
+  std::vector<StepRec>& recs = it->second.steps;
+  std::stable_sort(recs.begin(), recs.end(), [](const StepRec& a, const StepRec& b) { return a.ts_ns < b.ts_ns; });
+  c.steps.clear();
+  c.steps.reserve(recs.size());
+  for (const StepRec& r : recs)
+    c.steps.push_back(Step{r.ts_ns, r.lane, r.arrow, step_text(r), r.ctx, r.cpu, it->second.tasks[r.task]});
   ++stats_.told;
   if (c.outcome == Outcome::Evicted) ++stats_.evicted;
   if (sink_.connection) sink_.connection(c);

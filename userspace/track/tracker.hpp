@@ -16,6 +16,7 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
+#include <vector>
 
 #include "events/event.hpp"
 #include "track/story.hpp"
@@ -25,7 +26,7 @@ namespace sockscope::track {
 struct TrackerConfig {
   uint64_t pending_timeout_ns = 30'000'000'000;  // tell a connection not accepted after this long
   uint64_t linger_ns = 200'000'000;              // once decided, wait this long for the other side's late records
-  std::size_t max_connections = 65536;
+  std::size_t max_connections = 16384;
   std::size_t max_listeners = 16384;
   std::size_t max_steps = 64;
 };
@@ -79,8 +80,37 @@ class Tracker {
     uint64_t ts_ns = 0;
     Task task;
   };
+  // A step as the tracker holds it until the story is told: what happened
+  // and its numbers, 32 bytes; its text is written once, when told. The
+  // tasks a story's steps ran in are few, so each is held once per story.
+  enum class What : uint8_t {
+    ListenerClosed,
+    ChildState,  // a: old state, b: new state
+    SynSentClose,
+    SynRecv,
+    Established,  // a: queue length, b: its max
+    SynackRetransmit,
+    ConnectBegins,
+    ConnectResult,  // a: the return value
+    AcceptBegins,
+    AcceptResult,  // a: the return value
+    Dequeued,      // a: left in the queue, b: bytes waiting
+    Packet,        // a: TCP flags | payload << 8; b, c: queue length and max when the SYN was dropped
+  };
+  struct StepRec {
+    uint64_t ts_ns;
+    uint32_t a, b, c;
+    uint16_t cpu;
+    What what;
+    Lane lane;
+    Step::Arrow arrow;
+    events::ExecCtx ctx;
+    uint8_t task;  // index into Open::tasks
+  };
   struct Open {
-    Connection c;
+    Connection c;  // steps empty until told
+    std::vector<StepRec> steps;
+    std::vector<Task> tasks;
     bool decided = false;
     uint64_t tell_after = 0;
   };
@@ -109,8 +139,11 @@ class Tracker {
   Open& get_or_create(const FlowKey& k, uint64_t ts);
   Open& get_fresh(const FlowKey& k, uint64_t ts);
   void decide(Open& o, Outcome outcome);
-  void add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, std::string text, events::ExecCtx ctx, uint32_t cpu,
-                Task task);
+  void add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, What what, events::ExecCtx ctx, uint32_t cpu,
+                uint32_t pid, std::string_view comm, uint32_t a = 0, uint32_t b = 0, uint32_t c = 0);
+  void add_step(Open& o, const events::Event& e, Lane lane, Step::Arrow arrow, What what, uint32_t a = 0,
+                uint32_t b = 0, uint32_t c = 0);
+  static std::string step_text(const StepRec& r);
   void tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as);
   void evict_oldest();
   void prune_client_seen(uint64_t now);
