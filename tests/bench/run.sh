@@ -2,20 +2,26 @@
 # Cost under load: a loopback connection storm (tests/bench/storm.cpp, a
 # fresh network namespace per run) without a tracer and with each tracer,
 # interleaved (A B C D, A B C D, ...), as root:
-#   bash tests/bench/run.sh [--connections N] [--rounds R] [--clients C]
+#   bash tests/bench/run.sh [--connections N] [--rounds R] [--clients C] [--long N]
 # Prints one table: connections/s (median, min-max), the ratio of medians to
-# the baseline, events received and lost, start-up (launch to attached),
-# peak RSS and CPU time of the tracer. Figures, not a test.
+# the baseline, events received against expected, lost, start-up (launch to
+# attached), peak RSS and CPU time of the tracer. Events expected: each
+# tracer's records per connection and fixed records, measured on two small
+# calibration storms (100 and 200 connections) before the rounds.
+# Then a long storm (--long, default 1,000,000 connections; 0 skips it)
+# under sockscope trace and explain, with their RSS at 100k, 500k and 1M.
+# Figures, not a test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-connections=50000 rounds=5 clients=2 port=10000
+connections=50000 rounds=5 clients=2 port=10000 long=1000000
 while (($#)); do
   case $1 in
     --connections) connections=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
-    *) echo "bench: unknown argument $1 (usage: run.sh [--connections N] [--rounds R] [--clients C])" >&2; exit 2 ;;
+    --long) long=$2; shift 2 ;;
+    *) echo "bench: unknown argument $1 (usage: run.sh [--connections N] [--rounds R] [--clients C] [--long N])" >&2; exit 2 ;;
   esac
 done
 
@@ -31,6 +37,7 @@ trap '[[ -n $tracer ]] && kill -INT "$tracer" 2>/dev/null; rm -rf "$work"' EXIT
 # bpftrace's equivalent: the same tracepoints, a line per event, the port
 # filtered in the kernel where the tracepoint has it.
 cat >"$work/bpftrace.bt" <<EOF
+BEGIN { printf("bench: probes attached\n"); }
 tracepoint:sock:inet_sock_set_state /args->protocol == 6 && (args->sport == $port || args->dport == $port)/
 { printf("%llu %d %s state %d %d\n", nsecs, pid, comm, args->oldstate, args->newstate); }
 tracepoint:syscalls:sys_enter_connect, tracepoint:syscalls:sys_enter_accept4, tracepoint:syscalls:sys_enter_accept
@@ -41,8 +48,8 @@ EOF
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-storm_run() {
-  unshare --net sh -c "ip link set lo up && exec '$storm' --connections $connections --clients $clients --port $port" |
+storm_run() {  # [connections]
+  unshare --net sh -c "ip link set lo up && exec '$storm' --connections ${1:-$connections} --clients $clients --port $port" |
     sed -n 's/.*"per_second":\([0-9]*\).*/\1/p'
 }
 
@@ -52,10 +59,11 @@ start_tracer() {
   : >"$work/err"
   local t0
   t0=$(now_ms)
+  local out=${2:-$work/out}
   case $mode in
-    trace) "$sockscope" trace --json --port "$port" >"$work/out" 2>"$work/err" & ready="sockscope: tracing" ;;
-    explain) "$sockscope" explain --json --port "$port" >"$work/out" 2>"$work/err" & ready="sockscope: tracing" ;;
-    bpftrace) bpftrace "$work/bpftrace.bt" >"$work/out" 2>"$work/err" & ready="Attaching" ;;
+    trace) "$sockscope" trace --json --port "$port" >"$out" 2>"$work/err" & ready="sockscope: tracing" ;;
+    explain) "$sockscope" explain --json --port "$port" >"$out" 2>"$work/err" & ready="sockscope: tracing" ;;
+    bpftrace) bpftrace "$work/bpftrace.bt" >"$out" 2>"$work/err" & ready="bench: probes attached" ;;
   esac
   tracer=$!
   local tries=3000
@@ -87,8 +95,26 @@ stop_tracer() {
   esac
 }
 
-declare -A rates stats
+declare -A rates stats per_conn fixed
 modes=(baseline trace explain bpftrace)
+
+# Calibration: records per connection and fixed records, from two storms too
+# small to lose anything.
+for m in trace explain bpftrace; do
+  declare -a got=()
+  for n in 100 200; do
+    start_tracer "$m"
+    storm_run "$n" >/dev/null
+    sleep 0.3
+    stop_tracer "$m"
+    got+=("$events")
+  done
+  per_conn[$m]=$(((got[1] - got[0]) / 100))
+  fixed[$m]=$((got[0] - 100 * per_conn[$m]))
+  echo "calibration $m: ${per_conn[$m]} records per connection + ${fixed[$m]}" >&2
+done
+events=''
+
 for ((r = 1; r <= rounds; r++)); do
   for m in "${modes[@]}"; do
     if [[ $m == baseline ]]; then
@@ -116,16 +142,35 @@ colmax() { tr '|' '\n' | grep . | cut -d';' -f"$1" | sort -n | tail -1; }
 base=$(median <<<"${rates[baseline]}")
 echo
 echo "sockscope bench: $connections connections x $rounds rounds, $clients client threads, loopback, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPUs"
-printf '%-10s %18s %7s %11s %9s %11s %13s %9s\n' mode "conn/s (min-max)" ratio events lost startup_ms peak_RSS_MiB cpu_s
+printf '%-10s %18s %7s %21s %9s %11s %13s %9s\n' mode "conn/s (min-max)" ratio "events/expected" lost startup_ms peak_RSS_MiB cpu_s
 for m in "${modes[@]}"; do
   med=$(median <<<"${rates[$m]}")
   ratio=$(awk -v a="$med" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
   if [[ $m == baseline ]]; then
-    printf '%-10s %8s (%s) %7s %11s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" - - - - -
+    printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" - - - - -
   else
-    printf '%-10s %8s (%s) %7s %11s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" \
-      "$(col 1 <<<"${stats[$m]}")" "$(colmax 2 <<<"${stats[$m]}")" "$(col 3 <<<"${stats[$m]}")" \
+    printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" \
+      "$(col 1 <<<"${stats[$m]}")/$((per_conn[$m] * connections + fixed[$m]))" "$(colmax 2 <<<"${stats[$m]}")" "$(col 3 <<<"${stats[$m]}")" \
       "$(colmax 4 <<<"${stats[$m]}")" "$(col 5 <<<"${stats[$m]}")"
   fi
 done
 echo "(events: median per run; lost and peak RSS: the worst run; start-up: launch to probes attached)"
+
+((long > 0)) || exit 0
+# The long storm: RSS read by the storm itself (/proc/PID/status) as the
+# 100,000th, 500,000th and last connection completes. Output goes to
+# /dev/null: 29 records of ~450 bytes per connection would be 13 GB of JSON,
+# and the page cache is no part of the tracer's RSS.
+marks="100000,500000,$long"
+echo
+echo "sockscope bench, long storm: $long connections, $clients client threads, output to /dev/null"
+printf '%-10s %8s %11s %9s %13s %13s %13s %13s\n' mode conn/s events lost "RSS@100k_MiB" "RSS@500k_MiB" "RSS@end_MiB" peak_RSS_MiB
+for m in trace explain; do
+  start_tracer "$m" /dev/null
+  unshare --net sh -c "ip link set lo up && exec '$storm' --connections $long --clients $clients --port $port --max-seconds 1800 --report-at $marks --watch-pid $tracer" >"$work/long"
+  sleep 0.5
+  stop_tracer "$m"
+  mib() { sed -n "s/.*\"progress\":$1,\"rss_kib\":\([0-9]*\).*/\1/p" "$work/long" | awk '{printf "%.1f", $1 / 1024}'; }
+  printf '%-10s %8s %11s %9s %13s %13s %13s %13s\n' "$m" "$(sed -n 's/.*"per_second":\([0-9]*\).*/\1/p' "$work/long")" \
+    "$events/$((per_conn[$m] * long + fixed[$m]))" "$lost" "$(mib 100000)" "$(mib 500000)" "$(mib "$long")" "$rss"
+done

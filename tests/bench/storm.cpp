@@ -3,6 +3,9 @@
 // server's side and client ports do not run out); `--clients` threads
 // connect, send, wait for the close, close. Bounded in count and in time.
 // Prints one JSON line: {"connections":N,"seconds":S,"per_second":R}.
+// With --report-at N... and --watch-pid P, also one line as the Nth
+// connection completes: {"progress":N,"rss_kib":R,"hwm_kib":H}, the watched
+// process's resident and peak memory at that moment (/proc/P/status).
 // Run it in a fresh network namespace (tests/bench/run.sh does) so that one
 // run's TIME_WAIT sockets never meet the next.
 #include <arpa/inet.h>
@@ -11,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -18,6 +22,7 @@
 #include <cstring>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -29,7 +34,24 @@ struct Options {
   int clients = 2;
   int port = 10000;
   double max_seconds = 60;
+  std::vector<long> report_at;
+  int watch_pid = 0;
 };
+
+// VmRSS and VmHWM of `pid`, in KiB (-1 when unreadable).
+std::pair<long, long> memory_of(int pid) {
+  long rss = -1, hwm = -1;
+  const std::string path = "/proc/" + std::to_string(pid) + "/status";
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char line[256];
+    while (std::fgets(line, sizeof line, f)) {
+      std::sscanf(line, "VmRSS: %ld", &rss);
+      std::sscanf(line, "VmHWM: %ld", &hwm);
+    }
+    std::fclose(f);
+  }
+  return {rss, hwm};
+}
 
 [[noreturn]] void die(const char* what) {
   std::fprintf(stderr, "storm: %s: %s\n", what, std::strerror(errno));
@@ -87,7 +109,14 @@ int main(int argc, char** argv) {
   app.add_option("--port", o.port, "Server port on 127.0.0.1")->check(CLI::Range(1, 65535));
   app.add_option("--max-seconds", o.max_seconds, "Stop after this long, whatever the count")
       ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--report-at", o.report_at, "Report the watched process's memory as these connections complete")
+      ->delimiter(',');
+  app.add_option("--watch-pid", o.watch_pid, "The process whose memory --report-at reads")->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
+  if (!o.report_at.empty() && o.watch_pid == 0) {
+    std::fprintf(stderr, "storm: --report-at needs --watch-pid\n");
+    return 2;
+  }
 
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
   if (lfd < 0) die("socket");
@@ -106,8 +135,18 @@ int main(int argc, char** argv) {
   std::vector<std::thread> clients;
   for (int i = 0; i < o.clients; i++)
     clients.emplace_back([&] {
-      while (next.fetch_add(1) < o.connections && std::chrono::steady_clock::now() < deadline)
-        (one_connection(addr) ? done : failed).fetch_add(1);
+      while (next.fetch_add(1) < o.connections && std::chrono::steady_clock::now() < deadline) {
+        if (!one_connection(addr)) {
+          failed.fetch_add(1);
+          continue;
+        }
+        const long n = done.fetch_add(1) + 1;
+        if (std::find(o.report_at.begin(), o.report_at.end(), n) != o.report_at.end()) {
+          const auto [rss, hwm] = memory_of(o.watch_pid);
+          std::printf("{\"progress\":%ld,\"rss_kib\":%ld,\"hwm_kib\":%ld}\n", n, rss, hwm);
+          std::fflush(stdout);
+        }
+      }
     });
   for (auto& t : clients) t.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
