@@ -109,7 +109,7 @@ for m in trace explain bpftrace; do
     stop_tracer "$m"
     got+=("$events")
   done
-  per_conn[$m]=$(((got[1] - got[0]) / 100))
+  per_conn[$m]=$(((got[1] - got[0] + 50) / 100))
   fixed[$m]=$((got[0] - 100 * per_conn[$m]))
   echo "calibration $m: ${per_conn[$m]} records per connection + ${fixed[$m]}" >&2
 done

@@ -68,11 +68,13 @@ sockaddr_in loopback(int port) {
 
 void serve(int lfd, std::atomic<bool>& stop) {
   char buf[64];
-  while (!stop.load(std::memory_order_relaxed)) {
+  // No check of `stop` before accept(): the last accept() is always the one
+  // that shutdown() ends, so a run makes the same calls every time.
+  for (;;) {
     int c = accept(lfd, nullptr, nullptr);
     if (c < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
       if (stop.load()) return;
+      if (errno == EINTR || errno == ECONNABORTED) continue;
       die("accept");
     }
     while (read(c, buf, sizeof buf) > 0) {
