@@ -310,15 +310,24 @@ static __always_inline struct sk_event *reserve_event(__u32 kind, __u8 ctx)
 	return e;
 }
 
-/* Wake the reader only once this much is waiting: a wakeup per record costs
- * the traced workload a context switch each time. Userspace also drains on a
- * short timer, so a quiet stream still shows up at once (tracer.cpp). */
-#define SK_WAKEUP_BYTES (64 * 1024)
+/* Wake the reader once per 64 KiB of waiting records, not per record: a
+ * wakeup costs the traced workload an irq_work (a self-IPI, and in a VM an
+ * exit) each time. Edge-triggered: only the record whose bytes cross a
+ * 64 KiB boundary of the waiting data wakes it, so a reader that is slow to
+ * run is not woken again for every record meanwhile. A crossing missed in a
+ * race between CPUs is made up at the next boundary, and userspace drains on
+ * a short timer too, so a quiet stream still shows up at once (tracer.cpp). */
+#define SK_WAKEUP_SHIFT 16
+#define SK_RECORD_BYTES                                                                            \
+	((sizeof(struct sk_event) + 8 + 7) & ~7ULL) /* with the ring's 8-byte header */
 
 static __always_inline void submit_event(struct sk_event *e)
 {
 	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, waiting >= SK_WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bool crossed =
+	    waiting >= SK_RECORD_BYTES &&
+	    (waiting >> SK_WAKEUP_SHIFT) != ((waiting - SK_RECORD_BYTES) >> SK_WAKEUP_SHIFT);
+	bpf_ringbuf_submit(e, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* ---- reading sockets ---- */

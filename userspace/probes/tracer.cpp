@@ -221,7 +221,7 @@ int Tracer::on_record(void* self, void* data, std::size_t size) {
 }
 
 int Tracer::poll(int timeout_ms) {
-  // The BPF side wakes us only for a batch (SK_WAKEUP_BYTES): whatever is
+  // The BPF side wakes us only for a batch (SK_WAKEUP_SHIFT): whatever is
   // waiting when the timeout ends is read then, so a trickle is late by at
   // most timeout_ms.
   int n = ring_buffer__poll(ring_.get(), timeout_ms);
