@@ -759,3 +759,37 @@ TEST_CASE("steps keep each one's own task, context, CPU and numbers", "[tracker]
   CHECK(steps[3].lane == Lane::Server);
   CHECK(steps[3].ctx == ExecCtx::Process);
 }
+
+TEST_CASE("beyond max_connections decided stories are told first, with their own outcome", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_connections = 4;
+  Harness h(cfg);
+  h.add(listen_ev(kT0));
+  // Two undecided (established, not accepted), then accepted ones still in
+  // their linger: the storm a fast machine makes.
+  for (uint16_t i = 0; i < 2; ++i) {
+    h.add(syn_rx(kT0 + 1000 + i, static_cast<uint16_t>(40000 + i)));
+    h.add(established(kT0 + 2000 + i, static_cast<uint16_t>(40000 + i)));
+  }
+  for (uint16_t i = 0; i < 6; ++i) {
+    const uint64_t t = kT0 + 10'000 + i * 1000;
+    const auto port = static_cast<uint16_t>(50000 + i);
+    h.add(syn_rx(t, port));
+    h.add(established(t + 100, port));
+    h.add(accept_exit(t + 200, port));
+    CHECK(h.tracker().open_connections() <= 4);
+  }
+  REQUIRE(!h.connections.empty());
+  for (const Connection& c : h.connections) {
+    CHECK(c.outcome == Outcome::Accepted);  // none evicted while a decided one could go
+    CHECK(c.client.port >= 50000);
+  }
+  CHECK(h.tracker().stats().evicted == 0);
+  // The two undecided are still open, whole.
+  h.end();
+  const auto pending = std::count_if(h.connections.begin(), h.connections.end(), [](const Connection& c) {
+    return c.outcome == Outcome::Pending && c.established && c.client.port < 50000;
+  });
+  CHECK(pending == 2);
+  CHECK(h.tracker().stats().told == 8);
+}

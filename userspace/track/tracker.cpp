@@ -456,20 +456,24 @@ void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
 }
 
 void Tracker::evict_oldest() {
-  // Evict the least recently active sixteenth at once, so that a storm pays
-  // for the scan once per many connections.
-  std::vector<std::pair<uint64_t, FlowKey>> by_age;
-  by_age.reserve(connections_.size());
-  for (const auto& [k, o] : connections_) by_age.emplace_back(o.c.last_ns, k);
-  const std::size_t n = std::max<std::size_t>(1, by_age.size() / 16);
-  std::nth_element(by_age.begin(), by_age.begin() + static_cast<std::ptrdiff_t>(n - 1), by_age.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Over the bound: a sixteenth at once, so that a storm pays for the scan
+  // once per many connections. Decided stories go first, told with their
+  // own outcome (only the rest of their linger is cut short); then the
+  // least recently active undecided ones, told as evicted.
+  std::vector<std::tuple<bool, uint64_t, FlowKey>> order;  // (undecided, last activity, key)
+  order.reserve(connections_.size());
+  for (const auto& [k, o] : connections_) order.emplace_back(!o.decided, o.c.last_ns, k);
+  const std::size_t n = std::max<std::size_t>(1, order.size() / 16);
+  std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n - 1), order.end());
+  std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n));
   for (std::size_t i = 0; i < n; ++i) {
-    auto it = connections_.find(by_age[i].second);
+    auto it = connections_.find(std::get<2>(order[i]));
     if (it == connections_.end()) continue;
-    it->second.decided = true;
-    it->second.c.outcome = Outcome::Evicted;
-    tell(it, Outcome::Evicted);
+    if (!it->second.decided) {
+      it->second.decided = true;
+      it->second.c.outcome = Outcome::Evicted;
+    }
+    tell(it, it->second.c.outcome);
   }
 }
 

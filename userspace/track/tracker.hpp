@@ -5,7 +5,8 @@
 // Pure: records in, stories out through a Sink; time comes from an injected
 // clock (CLOCK_MONOTONIC in the tool, the same clock as the records' ts_ns;
 // a fake one in the tests). Bounded: at most max_connections open stories
-// (the oldest is told as "evicted" beyond that), max_listeners listeners and
+// (beyond that, decided stories are told at once and then the oldest
+// undecided ones as "evicted"), max_listeners listeners and
 // bound ports, max_steps steps per story.
 #pragma once
 
@@ -26,7 +27,7 @@ namespace sockscope::track {
 struct TrackerConfig {
   uint64_t pending_timeout_ns = 30'000'000'000;  // tell a connection not accepted after this long
   uint64_t linger_ns = 200'000'000;              // once decided, wait this long for the other side's late records
-  std::size_t max_connections = 16384;
+  std::size_t max_connections = 8192;
   std::size_t max_listeners = 16384;
   std::size_t max_steps = 64;
 };
