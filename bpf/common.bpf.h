@@ -458,6 +458,23 @@ static __always_inline void put_listener(struct sk_event *e, __u32 netns, __u16 
 		e->owner_flags |= SK_OWNER_IN_ACCEPT;
 }
 
+/* A request socket made for a SYN (tcp_conn_request's work), told from the
+ * listener's side: t's local end is the listener. */
+static __always_inline void report_syn_recv(const struct sk_tuple *t, __u8 backend)
+{
+	__u8 ctxk = exec_ctx();
+	if (!family_passes(t->family) || !ports_pass(t->sport, t->dport) ||
+	    !endpoint_traced(t->netns, t->sport, ctxk))
+		return;
+	struct sk_event *e = reserve_event(SK_K_SYN_RECV, ctxk);
+	if (!e)
+		return;
+	e->backend = backend;
+	put_tuple(e, t);
+	put_listener(e, t->netns, t->sport);
+	submit_event(e);
+}
+
 /* A dequeue as accept() leaves it, now: the listener's queue after it (lsk
  * may be unknown: NULL) and the bytes that reached the child before
  * accept() returned it, received but not yet read. */

@@ -207,17 +207,7 @@ static __always_inline int handle_syn(struct sock *sk, struct sk_buff *skb, __u3
 	__builtin_memcpy(t.saddr, p.t.daddr, 16);
 	__builtin_memcpy(t.daddr, p.t.saddr, 16);
 	t.netns = sock_netns(sk);
-	__u8 ctxk = exec_ctx();
-	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport) ||
-	    !endpoint_traced(t.netns, t.sport, ctxk))
-		return 0;
-	struct sk_event *e = reserve_event(SK_K_SYN_RECV, ctxk);
-	if (!e)
-		return 0;
-	e->backend = backend;
-	put_tuple(e, &t);
-	put_listener(e, t.netns, t.sport);
-	submit_event(e);
+	report_syn_recv(&t, backend);
 	return 0;
 }
 

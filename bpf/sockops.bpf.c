@@ -55,16 +55,6 @@ int sock_ops(struct bpf_sock_ops *ctx)
 		__builtin_memcpy(t.saddr, l6, 16);
 		__builtin_memcpy(t.daddr, r6, 16);
 	}
-	__u8 ctxk = exec_ctx();
-	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport) ||
-	    !endpoint_traced(t.netns, t.sport, ctxk))
-		return 1;
-	struct sk_event *e = reserve_event(SK_K_SYN_RECV, ctxk);
-	if (!e)
-		return 1;
-	e->backend = SK_BACKEND_SOCK_OPS;
-	put_tuple(e, &t);
-	put_listener(e, t.netns, t.sport);
-	submit_event(e);
+	report_syn_recv(&t, SK_BACKEND_SOCK_OPS);
 	return 1;
 }
