@@ -10,6 +10,7 @@ PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
   iproute2 util-linux procps
   qemu-system-x86 busybox-static xz-utils zstd
+  bpftrace
 )
 
 if [[ $(id -u) -ne 0 ]]; then

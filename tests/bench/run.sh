@@ -2,7 +2,7 @@
 # Cost under load: a loopback connection storm (tests/bench/storm.cpp, a
 # fresh network namespace per run) without a tracer and with each tracer,
 # interleaved (A B C D, A B C D, ...), as root:
-#   bash tests/bench/run.sh [--connections N] [--rounds R] [--clients C] [--long N]
+#   bash tests/bench/run.sh [--connections N] [--rounds R] [--clients C] [--long N] [--port P]
 # Prints one table: connections/s (median, min-max), the ratio of medians to
 # the baseline, events received against expected, lost, start-up (launch to
 # attached), peak RSS and CPU time of the tracer. Events expected: each
@@ -21,12 +21,12 @@ while (($#)); do
     --rounds) rounds=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
     --long) long=$2; shift 2 ;;
-    *) echo "bench: unknown argument $1 (usage: run.sh [--connections N] [--rounds R] [--clients C] [--long N])" >&2; exit 2 ;;
+    --port) port=$2; shift 2 ;;
+    *) echo "bench: unknown argument $1 (usage: run.sh [--connections N] [--rounds R] [--clients C] [--long N] [--port P])" >&2; exit 2 ;;
   esac
 done
 
 bash .ci/install-deps.sh
-command -v bpftrace >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bpftrace >/dev/null
 bash .ci/build.sh >/dev/null
 storm=$PWD/build/tests/storm
 sockscope=$PWD/build/sockscope

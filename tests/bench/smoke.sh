@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The bench command, small (300 connections, one round, no long storm), as a
+# test: it runs end to end, and sockscope trace and explain each receive
+# exactly the records expected, 29 a connection on the tracepoint backend
+# (README, "Cost under load"), with none lost. Its speed figures are not
+# checked: those are the benchmark's, not a test's.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if [[ $(id -u) -ne 0 ]]; then
+  echo "bench smoke: skipped, needs root (it loads BPF programs)"
+  exit 77
+fi
+# A port nothing else here uses: the tracers count every record on it.
+out=$(bash tests/bench/run.sh --connections 300 --rounds 1 --long 0 --port 47100 2>/dev/null)
+echo "$out"
+fail() { echo "bench smoke: $*" >&2; exit 1; }
+for m in baseline trace explain bpftrace; do
+  grep -q "^$m " <<<"$out" || fail "no $m row"
+done
+for m in trace explain; do
+  # mode, conn/s, (min-max), ratio, events/expected, lost, ...
+  read -r _ _ _ _ counts lost _ < <(grep "^$m " <<<"$out")
+  [[ $counts == "8709/8709" ]] || fail "$m: events/expected $counts, not 8709/8709 (300 x 29 + 9)"
+  [[ $lost == 0 ]] || fail "$m: $lost lost"
+done
+echo "bench smoke: trace and explain received 8709/8709 records, none lost"
