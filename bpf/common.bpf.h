@@ -458,20 +458,31 @@ static __always_inline void put_listener(struct sk_event *e, __u32 netns, __u16 
 		e->owner_flags |= SK_OWNER_IN_ACCEPT;
 }
 
-/* A request socket made for a SYN (tcp_conn_request's work), told from the
- * listener's side: t's local end is the listener. */
-static __always_inline void report_syn_recv(const struct sk_tuple *t, __u8 backend)
+/* A record of the listener's side of a handshake (a request socket made,
+ * the child established, a SYN-ACK retransmitted) on tuple t, whose local
+ * end is the listener: reserved when the filters keep it, with the tuple and
+ * the listener's queue and owner filled in; NULL otherwise. */
+static __always_inline struct sk_event *listener_record(__u32 kind, const struct sk_tuple *t)
 {
 	__u8 ctxk = exec_ctx();
 	if (!family_passes(t->family) || !ports_pass(t->sport, t->dport) ||
 	    !endpoint_traced(t->netns, t->sport, ctxk))
-		return;
-	struct sk_event *e = reserve_event(SK_K_SYN_RECV, ctxk);
+		return NULL;
+	struct sk_event *e = reserve_event(kind, ctxk);
+	if (!e)
+		return NULL;
+	put_tuple(e, t);
+	put_listener(e, t->netns, t->sport);
+	return e;
+}
+
+/* A request socket made for a SYN (tcp_conn_request's work). */
+static __always_inline void report_syn_recv(const struct sk_tuple *t, __u8 backend)
+{
+	struct sk_event *e = listener_record(SK_K_SYN_RECV, t);
 	if (!e)
 		return;
 	e->backend = backend;
-	put_tuple(e, t);
-	put_listener(e, t->netns, t->sport);
 	submit_event(e);
 }
 

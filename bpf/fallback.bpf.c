@@ -133,18 +133,12 @@ int tcp_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 {
 	struct sock *lsk = (struct sock *)ctx->skaddr;
 	struct sk_tuple t = TP_TUPLE(ctx, lsk);
-	__u8 ctxk = exec_ctx();
-	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport) ||
-	    !endpoint_traced(t.netns, t.sport, ctxk))
-		return 0;
-	struct sk_event *e = reserve_event(SK_K_SYNACK_RETRANS, ctxk);
+	struct sk_event *e = listener_record(SK_K_SYNACK_RETRANS, &t);
 	if (!e)
 		return 0;
 	e->sk = (__u64)ctx->req;
 	e->old_state = TCP_SYN_RECV_;
 	e->new_state = TCP_SYN_RECV_;
-	put_tuple(e, &t);
-	put_listener(e, t.netns, t.sport);
 	submit_event(e);
 	return 0;
 }

@@ -270,19 +270,13 @@ static __always_inline int handle_established(struct sock *child, __u8 backend)
 		return 0;
 	struct sk_tuple t = {};
 	read_tuple(child, &t);
-	__u8 ctxk = exec_ctx();
-	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport) ||
-	    !endpoint_traced(t.netns, t.sport, ctxk))
-		return 0;
-	struct sk_event *e = reserve_event(SK_K_ESTABLISHED, ctxk);
+	struct sk_event *e = listener_record(SK_K_ESTABLISHED, &t);
 	if (!e)
 		return 0;
 	e->sk = (__u64)child;
 	e->old_state = TCP_SYN_RECV_;
 	e->new_state = TCP_ESTABLISHED_;
 	e->backend = backend;
-	put_tuple(e, &t);
-	put_listener(e, t.netns, t.sport);
 	submit_event(e);
 	return 0;
 }
