@@ -141,6 +141,20 @@ conclude() {
   conclusions+=("$1")
 }
 
+# Start the receiver on the receiver's side, paused after STAGE, with ARGS;
+# wait until it has stopped there and show what it printed. Sets $paused to
+# its pid.
+start_paused_receiver() {
+  local out=$1 stage=$2
+  shift 2
+  "${rx[@]}" "$RECEIVER" --host "$host" --port "$PORT" "$@" --pause-after "$stage" >"$out" 2>&1 &
+  paused=$!
+  pids+=("$paused")
+  wait_for_line "$out" "paused after $stage"
+  wait_stopped "$paused"
+  cat "$out"
+}
+
 # One topology: NAME, the receiver's address, and the command prefixes that
 # run a program on the receiver's and on the sender's side.
 run_topology() {
@@ -153,12 +167,8 @@ run_topology() {
   echo
   echo "=== E1 ($topo): does bind() alone hold the port?"
   start_explain "$topo-e1"
-  "${rx[@]}" "$RECEIVER" --host "$host" --port "$PORT" --pause-after bind >"$work/e1.holder" 2>&1 &
-  local holder=$!
-  pids+=("$holder")
-  wait_for_line "$work/e1.holder" "paused after bind"
-  wait_stopped "$holder"
-  cat "$work/e1.holder"
+  start_paused_receiver "$work/e1.holder" bind
+  local holder=$paused
   local rc=0
   "${rx[@]}" "$RECEIVER" --host "$host" --port "$PORT" >"$work/e1.second" 2>&1 || rc=$?
   cat "$work/e1.second"
@@ -179,12 +189,8 @@ run_topology() {
   echo
   echo "=== E2 ($topo): what does listen() change?"
   start_explain "$topo-e2"
-  "${rx[@]}" "$RECEIVER" --host "$host" --port "$PORT" --pause-after listen >"$work/e2.receiver" 2>&1 &
-  local receiver=$!
-  pids+=("$receiver")
-  wait_for_line "$work/e2.receiver" "paused after listen"
-  wait_stopped "$receiver"
-  cat "$work/e2.receiver"
+  start_paused_receiver "$work/e2.receiver" listen
+  local receiver=$paused
   echo "-- ${rx[*]}${rx[*]:+ }ss -ltn 'sport = :$PORT'   (for a listener, Send-Q is the backlog)"
   "${rx[@]}" ss -ltn "sport = :$PORT" | tee "$work/e2.ss"
   local sendq
@@ -201,12 +207,8 @@ run_topology() {
   echo
   echo "=== E3 and E4 ($topo): the receiver is stopped right after listen(); does the sender connect?"
   start_explain "$topo-e3"
-  "${rx[@]}" "$RECEIVER" --host "$host" --port "$PORT" --pause-after listen >"$work/e3.receiver" 2>&1 &
-  receiver=$!
-  pids+=("$receiver")
-  wait_for_line "$work/e3.receiver" "paused after listen"
-  wait_stopped "$receiver"
-  cat "$work/e3.receiver"
+  start_paused_receiver "$work/e3.receiver" listen
+  receiver=$paused
   "${tx[@]}" "$SENDER" --host "$host" --port "$PORT" >"$work/e3.sender" 2>&1 &
   local sender=$!
   pids+=("$sender")
@@ -241,13 +243,8 @@ run_topology() {
   echo
   echo "=== E5 ($topo): a full accept queue (backlog 1, receiver stopped, three senders)"
   start_explain "$topo-e5"
-  "${rx[@]}" "$RECEIVER" --host "$host" --port "$PORT" --backlog 1 --count 3 --pause-after listen \
-    >"$work/e5.receiver" 2>&1 &
-  receiver=$!
-  pids+=("$receiver")
-  wait_for_line "$work/e5.receiver" "paused after listen"
-  wait_stopped "$receiver"
-  cat "$work/e5.receiver"
+  start_paused_receiver "$work/e5.receiver" listen --backlog 1 --count 3
+  receiver=$paused
   local i senders=()
   for i in 1 2 3; do
     if ((i == 3)); then
