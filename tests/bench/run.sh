@@ -48,9 +48,12 @@ EOF
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-storm_run() {  # [connections]
-  unshare --net sh -c "ip link set lo up && exec '$storm' --connections ${1:-$connections} --clients $clients --port $port" |
-    sed -n 's/.*"per_second":\([0-9]*\).*/\1/p'
+# The storm in a fresh network namespace, with these storm options; its output.
+storm_in_netns() {
+  unshare --net sh -c "ip link set lo up && exec '$storm' --clients $clients --port $port $*"
+}
+storm_run() {  # [connections]: connections per second
+  storm_in_netns --connections "${1:-$connections}" | sed -n 's/.*"per_second":\([0-9]*\).*/\1/p'
 }
 
 # Start a tracer, wait until it is attached; sets $tracer and $startup_ms.
@@ -113,6 +116,8 @@ for m in trace explain bpftrace; do
   fixed[$m]=$((got[0] - 100 * per_conn[$m]))
   echo "calibration $m: ${per_conn[$m]} records per connection + ${fixed[$m]}" >&2
 done
+# Records MODE should deliver for N connections.
+expected() { echo $((per_conn[$1] * $2 + fixed[$1])); }
 events=''
 
 for ((r = 1; r <= rounds; r++)); do
@@ -150,7 +155,7 @@ for m in "${modes[@]}"; do
     printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" - - - - -
   else
     printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" \
-      "$(col 1 <<<"${stats[$m]}")/$((per_conn[$m] * connections + fixed[$m]))" "$(colmax 2 <<<"${stats[$m]}")" "$(col 3 <<<"${stats[$m]}")" \
+      "$(col 1 <<<"${stats[$m]}")/$(expected "$m" "$connections")" "$(colmax 2 <<<"${stats[$m]}")" "$(col 3 <<<"${stats[$m]}")" \
       "$(colmax 4 <<<"${stats[$m]}")" "$(col 5 <<<"${stats[$m]}")"
   fi
 done
@@ -167,10 +172,10 @@ echo "sockscope bench, long storm: $long connections, $clients client threads, o
 printf '%-10s %8s %11s %9s %13s %13s %13s %13s\n' mode conn/s events lost "RSS@100k_MiB" "RSS@500k_MiB" "RSS@end_MiB" peak_RSS_MiB
 for m in trace explain; do
   start_tracer "$m" /dev/null
-  unshare --net sh -c "ip link set lo up && exec '$storm' --connections $long --clients $clients --port $port --max-seconds 1800 --report-at $marks --watch-pid $tracer" >"$work/long"
+  storm_in_netns --connections "$long" --max-seconds 1800 --report-at "$marks" --watch-pid "$tracer" >"$work/long"
   sleep 0.5
   stop_tracer "$m"
   mib() { sed -n "s/.*\"progress\":$1,\"rss_kib\":\([0-9]*\).*/\1/p" "$work/long" | awk '{printf "%.1f", $1 / 1024}'; }
   printf '%-10s %8s %11s %9s %13s %13s %13s %13s\n' "$m" "$(sed -n 's/.*"per_second":\([0-9]*\).*/\1/p' "$work/long")" \
-    "$events/$((per_conn[$m] * long + fixed[$m]))" "$lost" "$(mib 100000)" "$(mib 500000)" "$(mib "$long")" "$rss"
+    "$events/$(expected "$m" "$long")" "$lost" "$(mib 100000)" "$(mib 500000)" "$(mib "$long")" "$rss"
 done
