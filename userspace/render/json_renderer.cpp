@@ -89,7 +89,6 @@ void JsonRenderer::event(const Event& e) {
 void JsonRenderer::flush() {
   if (buf_.empty()) return;
   os_.write(buf_.data(), static_cast<std::streamsize>(buf_.size()));
-  os_.flush();
   buf_.clear();
 }
 

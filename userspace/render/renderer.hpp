@@ -34,8 +34,9 @@ class Renderer {
   virtual ~Renderer() = default;
   virtual void event(const events::Event& e) = 0;
   virtual void summary(const Summary& s) = 0;
-  // Writes out what the renderer holds back (called on every poll tick, so
-  // an interactive reader waits at most one tick).
+  // Writes what the renderer holds back to its stream; flushing the stream
+  // is the caller's (both happen on every poll tick, so an interactive
+  // reader waits at most one tick).
   virtual void flush() {}
 };
 
