@@ -8,7 +8,8 @@
 #include <fmt/format.h>
 
 #include "probes/backends.hpp"
-#include "probes/tracer.hpp"
+#include "probes/error.hpp"
+#include "probes/system.hpp"
 
 namespace sockscope::cli {
 

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "probes/system.hpp"
 #include "render/json_renderer.hpp"
 #include "render/text_renderer.hpp"
 #include "spawn/held_command.hpp"
@@ -133,7 +134,7 @@ SessionResult run_session(const TraceOptions& opts, const std::function<void(con
   }
   tracer.drain();
   if (command && !result.exit_code) result.exit_code = command->wait();
-  result.summary = render::Summary{tracer.delivered(), tracer.losses()};
+  result.summary = events::Summary{tracer.delivered(), tracer.losses()};
   return result;
 }
 

@@ -41,7 +41,7 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts);
 
 struct SessionResult {
   std::optional<int> exit_code;  // the spawned command's
-  render::Summary summary;
+  events::Summary summary;
 };
 
 // Attaches the probes, starts the command (if any) once they are, and hands

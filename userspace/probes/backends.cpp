@@ -18,7 +18,7 @@
 
 #include <fmt/format.h>
 
-#include "probes/tracer.hpp"
+#include "probes/error.hpp"
 
 namespace sockscope::probes {
 

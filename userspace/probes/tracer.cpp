@@ -3,23 +3,19 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <linux/capability.h>
-#include <sys/mount.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
-#include <fstream>
 #include <span>
-#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "probes/system.hpp"
 #include "sockscope.h"
 #include "sockscope_bpf.skel.h"
 
@@ -31,48 +27,7 @@ namespace {
 
 std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
 
-bool has_capability(int cap) {
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &hdr, data) != 0) return false;
-  return data[cap / 32].effective & (1u << (cap % 32));
-}
-
-bool exists(const char* path) { return access(path, F_OK) == 0; }
-
 }  // namespace
-
-std::string cgroup2_mount() {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string line;
-  while (std::getline(mounts, line)) {
-    std::istringstream in(line);
-    std::string dev, dir, type;
-    in >> dev >> dir >> type;
-    if (type == "cgroup2") return dir;
-  }
-  return "";
-}
-
-bool privileged() {
-  constexpr int kCapBpf = 39, kCapPerfmon = 38;
-  return geteuid() == 0 || has_capability(CAP_SYS_ADMIN) ||
-         (has_capability(kCapBpf) && has_capability(kCapPerfmon) && has_capability(CAP_NET_ADMIN));
-}
-
-void check_system() {
-  if (!privileged())
-    throw TraceError("tracing needs root (or CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN): run it with sudo");
-  if (!exists("/sys/kernel/btf/vmlinux"))
-    throw TraceError("this kernel has no BTF (/sys/kernel/btf/vmlinux is missing; it needs CONFIG_DEBUG_INFO_BTF=y)");
-  // libbpf resolves tracepoint ids through tracefs; mount it where it is missing.
-  if (!exists("/sys/kernel/tracing/events") && !exists("/sys/kernel/debug/tracing/events")) {
-    if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
-      throw TraceError(
-          fmt::format("tracefs is not mounted and mounting it on /sys/kernel/tracing failed: {}", errstr(errno)));
-    spdlog::debug("mounted tracefs on /sys/kernel/tracing");
-  }
-}
 
 void install_libbpf_logger() {
   libbpf_set_print([](enum libbpf_print_level level, const char* fmt, va_list args) -> int {
@@ -236,8 +191,8 @@ int Tracer::drain() {
   return n < 0 ? 0 : n;
 }
 
-render::LossCounts Tracer::losses() const {
-  render::LossCounts out;
+events::LossCounts Tracer::losses() const {
+  events::LossCounts out;
   out.undecodable = undecodable_;
   int ncpu = libbpf_num_possible_cpus();
   if (ncpu <= 0) return out;

@@ -6,25 +6,19 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "events/event.hpp"
+#include "events/loss.hpp"
 #include "probes/backends.hpp"
-#include "render/renderer.hpp"
+#include "probes/error.hpp"
 
 struct sockscope_bpf;  // the generated skeleton
 struct bpf_link;
 struct ring_buffer;
 
 namespace sockscope::probes {
-
-// A fatal, user-facing problem: what() is one line.
-class TraceError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // How many --port filters the kernel side holds (SK_MAX_FILTER_PORTS).
 inline constexpr std::size_t kMaxFilterPorts = 16;
@@ -41,15 +35,6 @@ struct TraceConfig {
   // Sockets are selected by their owner task (any of pids, comm, or a spawned command).
   bool filter_by_task() const { return !pids.empty() || !comm.empty() || follow_children; }
 };
-
-// The cgroup v2 mount, where sock_ops programs attach ("" when none).
-std::string cgroup2_mount();
-// Root, CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN.
-bool privileged();
-
-// Check, before anything is loaded, what the tracer needs from the system:
-// privileges, BTF, tracefs. Throws TraceError naming what is missing.
-void check_system();
 
 class Tracer {
  public:
@@ -68,7 +53,7 @@ class Tracer {
   int poll(int timeout_ms);
   // Deliver everything already in the ring buffer without waiting.
   int drain();
-  render::LossCounts losses() const;
+  events::LossCounts losses() const;
   uint64_t delivered() const { return delivered_; }
   std::size_t attached_count() const { return links_.size() + function_links_.size(); }
   // The backend each hook got, and why.

@@ -8,22 +8,12 @@
 #include <string_view>
 
 #include "events/event.hpp"
+#include "events/loss.hpp"
 
 namespace sockscope::render {
 
-// Records lost between the kernel and the screen, by cause.
-struct LossCounts {
-  uint64_t ringbuf_full = 0;   // the ring buffer had no room (kernel side)
-  uint64_t inflight_full = 0;  // a syscall's entry could not be remembered
-  uint64_t tracked_full = 0;   // a filtered socket could not be remembered
-  uint64_t undecodable = 0;    // a record of the wrong size or kind (userspace)
-  uint64_t total() const { return ringbuf_full + inflight_full + tracked_full + undecodable; }
-};
-
-struct Summary {
-  uint64_t events = 0;  // records delivered
-  LossCounts lost;
-};
+using events::LossCounts;
+using events::Summary;
 
 // "36 events, 0 lost", with the causes when any were lost: the one wording
 // of the end-of-run count, on stderr and in the text output alike.

@@ -1,0 +1,18 @@
+// What the tracer needs from the system before anything is loaded:
+// privileges, BTF, tracefs, and where cgroup v2 is mounted.
+#pragma once
+
+#include <string>
+
+namespace sockscope::probes {
+
+// The cgroup v2 mount, where sock_ops programs attach ("" when none).
+std::string cgroup2_mount();
+// Root, CAP_SYS_ADMIN, or CAP_BPF + CAP_PERFMON + CAP_NET_ADMIN.
+bool privileged();
+
+// Checks privileges, BTF and tracefs (mounting tracefs where missing).
+// Throws TraceError naming what is missing.
+void check_system();
+
+}  // namespace sockscope::probes
