@@ -335,7 +335,13 @@ TEST_CASE("trace -- CMD follows the command's children", "[trace][spawn]") {
   // The shell forks the receiver (the trailing command keeps it from exec'ing it).
   std::string script = std::string(RECEIVER_BIN) + " --port " + std::to_string(port) + "; status=$?; exit $status";
   TraceRun trace({"--", "sh", "-c", script});
-  trace.wait_for([](const json& r) { return is(r, "kernel", "listen"); }, "the receiver's listen");
+  json listen = trace.wait_for([](const json& r) { return is(r, "kernel", "listen"); }, "the receiver's listen");
+  // While the receiver waits in accept(): its pid is a child of the shell,
+  // which is sockscope's own child (the spawned command).
+  const auto listener_pid = listen["pid"].get<pid_t>();
+  const pid_t shell = Process::parent_of(listener_pid);
+  CHECK(shell != listener_pid);
+  CHECK(Process::parent_of(shell) == trace.process().pid());
   Process sender(sender_args(a, port));
   REQUIRE(sender.wait() == 0);
   REQUIRE(trace.process().wait() == 0);
@@ -343,7 +349,7 @@ TEST_CASE("trace -- CMD follows the command's children", "[trace][spawn]") {
   json sock = one(
       rs, [&](const json& r) { return is(r, "syscall", "socket"); }, "the receiver's socket()");
   CHECK(sock["comm"] == "receiver");
-  CHECK(sock["pid"] != trace.process().pid());
+  CHECK(sock["pid"] == listener_pid);
   CHECK(select(rs, [&](const json& r) { return r["layer"] == "syscall" && r["pid"] == sender.pid(); }).empty());
   one(
       rs, [&](const json& r) { return is(r, "syscall", "accept") && r["phase"] == "exit"; }, "the child's accept");

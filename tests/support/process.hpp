@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -127,6 +128,19 @@ class Process {
     std::getline(f, s);
     auto p = s.rfind(')');
     return p == std::string::npos || p + 2 >= s.size() ? '?' : s[p + 2];
+  }
+  // The parent of any live process (/proc/PID/stat), -1 when it is gone.
+  static pid_t parent_of(pid_t pid) {
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+    std::string s;
+    std::getline(f, s);
+    auto p = s.rfind(')');
+    if (p == std::string::npos) return -1;
+    std::istringstream rest(s.substr(p + 2));
+    char state = 0;
+    pid_t ppid = -1;
+    rest >> state >> ppid;
+    return ppid;
   }
   // The system call the process is blocked in (/proc/PID/syscall), -1 when
   // it is running or unknown.
