@@ -77,9 +77,12 @@ start_tracer() {
   startup_ms=$(($(now_ms) - t0))
 }
 
-# Peak RSS (MiB) and CPU seconds of the tracer, then stop it; sets $rss, $cpu, $events, $lost.
+# Peak RSS (MiB) and CPU seconds of the tracer, then stop it; sets $rss,
+# $cpu, $events and $lost (as the tracer counted them), and $written: what
+# reached its output file (OUT, default $work/out; '-' for /dev/null): trace's
+# record lines (not the summary), explain's connection stories.
 stop_tracer() {
-  local mode=$1 ticks
+  local mode=$1 out=${2:-$work/out} ticks
   ticks=$(getconf CLK_TCK)
   rss=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$tracer/status")
   cpu=$(awk -v t="$ticks" '{printf "%.2f", ($14 + $15) / t}' "/proc/$tracer/stat")
@@ -90,9 +93,18 @@ stop_tracer() {
     trace | explain)
       events=$(sed -n 's/^sockscope: \([0-9]*\) events, \([0-9]*\) lost.*/\1/p' "$work/err")
       lost=$(sed -n 's/^sockscope: \([0-9]*\) events, \([0-9]*\) lost.*/\2/p' "$work/err")
+      written=-
+      if [[ -f $out ]]; then
+        if [[ $mode == trace ]]; then
+          written=$(grep -c '^{"ts_ns":' "$out" || true)
+        else
+          written=$(grep -c '^{"type":"connection"' "$out" || true)
+        fi
+      fi
       ;;
     bpftrace)
       events=$(grep -c ' state \| enter \| exit ' "$work/out" || true)
+      written=$events
       lost=$(sed -n 's/.*Lost \([0-9]*\) events.*/\1/p' "$work/err" "$work/out" | awk '{s += $1} END {print s + 0}')
       ;;
   esac
@@ -130,7 +142,7 @@ for ((r = 1; r <= rounds; r++)); do
       rate=$(storm_run)
       sleep 0.5  # let the tracer drain what the storm left in the ring buffer
       stop_tracer "$m"
-      stats[$m]+="$events;$lost;$startup_ms;$rss;$cpu|"
+      stats[$m]+="$events;$lost;$startup_ms;$rss;$cpu;$written|"
     fi
     rates[$m]+="$rate "
     echo "round $r $m: $rate conn/s${events:+, $events events, $lost lost}" >&2
@@ -140,26 +152,28 @@ done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 range() { tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
-# The median of one column of the per-round stats (1 events, 2 lost, 3 startup, 4 rss, 5 cpu), and its max.
+# The median of one column of the per-round stats (1 events, 2 lost, 3 startup, 4 rss, 5 cpu, 6 written), and its max.
 col() { tr '|' '\n' | grep . | cut -d';' -f"$1" | median; }
 colmax() { tr '|' '\n' | grep . | cut -d';' -f"$1" | sort -n | tail -1; }
 
 base=$(median <<<"${rates[baseline]}")
 echo
 echo "sockscope bench: $connections connections x $rounds rounds, $clients client threads, loopback, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPUs"
-printf '%-10s %18s %7s %21s %9s %11s %13s %9s\n' mode "conn/s (min-max)" ratio "events/expected" lost startup_ms peak_RSS_MiB cpu_s
+printf '%-10s %18s %7s %21s %9s %11s %13s %9s %9s\n' mode "conn/s (min-max)" ratio "events/expected" lost startup_ms peak_RSS_MiB cpu_s written
 for m in "${modes[@]}"; do
   med=$(median <<<"${rates[$m]}")
   ratio=$(awk -v a="$med" -v b="$base" 'BEGIN {printf "%.2f", a / b}')
   if [[ $m == baseline ]]; then
-    printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" - - - - -
+    printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" - - - - - -
   else
-    printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" \
+    printf '%-10s %8s (%s) %7s %21s %9s %11s %13s %9s %9s\n' "$m" "$med" "$(range <<<"${rates[$m]}")" "$ratio" \
       "$(col 1 <<<"${stats[$m]}")/$(expected "$m" "$connections")" "$(colmax 2 <<<"${stats[$m]}")" "$(col 3 <<<"${stats[$m]}")" \
-      "$(colmax 4 <<<"${stats[$m]}")" "$(col 5 <<<"${stats[$m]}")"
+      "$(colmax 4 <<<"${stats[$m]}")" "$(col 5 <<<"${stats[$m]}")" "$(col 6 <<<"${stats[$m]}")"
   fi
 done
-echo "(events: median per run; lost and peak RSS: the worst run; start-up: launch to probes attached)"
+echo "(events: median per run, as the tracer counted them; written: median per run, what reached the output file:"
+echo " trace's record lines, explain's connection stories, bpftrace's lines; lost and peak RSS: the worst run;"
+echo " start-up: launch to probes attached)"
 
 ((long > 0)) || exit 0
 # The long storm: RSS read by the storm itself (/proc/PID/status) as the
@@ -174,7 +188,7 @@ for m in trace explain; do
   start_tracer "$m" /dev/null
   storm_in_netns --connections "$long" --max-seconds 1800 --report-at "$marks" --watch-pid "$tracer" >"$work/long"
   sleep 0.5
-  stop_tracer "$m"
+  stop_tracer "$m" /dev/null
   mib() { sed -n "s/.*\"progress\":$1,\"rss_kib\":\([0-9]*\).*/\1/p" "$work/long" | awk '{printf "%.1f", $1 / 1024}'; }
   printf '%-10s %8s %11s %9s %13s %13s %13s %13s\n' "$m" "$(sed -n 's/.*"per_second":\([0-9]*\).*/\1/p' "$work/long")" \
     "$events/$(expected "$m" "$long")" "$lost" "$(mib 100000)" "$(mib 500000)" "$(mib "$long")" "$rss"
