@@ -4,10 +4,14 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "sockscope.h"
 
 namespace sockscope::probes {
 
@@ -15,19 +19,28 @@ enum class Backend { Fentry, Kprobe, Tracepoint };
 std::string_view backend_name(Backend b);                // "fentry" | "kprobe" | "tracepoint"
 std::optional<Backend> parse_backend(std::string_view);  // nullopt for anything else ("auto" included)
 
-// The logical hooks with function-probe backends, in enum sk_hook order.
-enum class Hook { Bind, Listen, Syn, Established, Accept };
-inline constexpr std::size_t kHooks = 5;
+// The logical hooks with function-probe backends: bpf/sockscope.h's enum
+// sk_hook, which also indexes the BPF side's hook_backend[].
+enum class Hook : uint32_t {
+  Bind = SK_HOOK_BIND,
+  Listen = SK_HOOK_LISTEN,
+  Syn = SK_HOOK_SYN,
+  Established = SK_HOOK_ESTABLISHED,
+  Accept = SK_HOOK_ACCEPT,
+};
+inline constexpr std::size_t kHooks = SK_HOOKS;
+static_assert(static_cast<std::size_t>(Hook::Accept) + 1 == kHooks, "every enum sk_hook value has its probes::Hook");
 
+// What doctor shows of a hook. Its BPF programs are the skeleton's, picked
+// by hook_programs() (tracer.hpp).
 struct HookSpec {
   Hook hook;
-  std::string_view name;                       // "bind", "listen", "syn", "established", "accept"
-  std::vector<std::string_view> functions;     // kernel functions probed
-  std::vector<std::string_view> fentry_progs;  // BPF program names per backend
-  std::vector<std::string_view> kprobe_progs;
+  std::string_view name;                          // "bind", "listen", "syn", "established", "accept"
+  std::vector<std::string_view> functions;        // kernel functions probed
   std::string_view fallback;                      // what the tracepoint path uses instead
   std::vector<std::string_view> fallback_events;  // tracefs events it needs ("sock/inet_sock_set_state")
 };
+// In enum sk_hook order: hook_specs()[i].hook == Hook(i).
 const std::array<HookSpec, kHooks>& hook_specs();
 
 struct Availability {
