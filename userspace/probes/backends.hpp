@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cstddef>
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,16 +19,10 @@ std::string_view backend_name(Backend b);                // "fentry" | "kprobe" 
 std::optional<Backend> parse_backend(std::string_view);  // nullopt for anything else ("auto" included)
 
 // The logical hooks with function-probe backends: bpf/sockscope.h's enum
-// sk_hook, which also indexes the BPF side's hook_backend[].
-enum class Hook : uint32_t {
-  Bind = SK_HOOK_BIND,
-  Listen = SK_HOOK_LISTEN,
-  Syn = SK_HOOK_SYN,
-  Established = SK_HOOK_ESTABLISHED,
-  Accept = SK_HOOK_ACCEPT,
-};
+// sk_hook itself (SK_HOOK_BIND, ...), which also indexes the BPF side's
+// hook_backend[]. A switch over it must name every hook.
+using Hook = ::sk_hook;
 inline constexpr std::size_t kHooks = SK_HOOKS;
-static_assert(static_cast<std::size_t>(Hook::Accept) + 1 == kHooks, "every enum sk_hook value has its probes::Hook");
 
 // What doctor shows of a hook. Its BPF programs are the skeleton's, picked
 // by hook_programs() (tracer.hpp).
@@ -40,7 +33,7 @@ struct HookSpec {
   std::string_view fallback;                      // what the tracepoint path uses instead
   std::vector<std::string_view> fallback_events;  // tracefs events it needs ("sock/inet_sock_set_state")
 };
-// In enum sk_hook order: hook_specs()[i].hook == Hook(i).
+// In enum sk_hook order: hook_specs()[i].hook == i.
 const std::array<HookSpec, kHooks>& hook_specs();
 
 struct Availability {

@@ -63,16 +63,18 @@ std::vector<bpf_program*> hook_programs(const ::sockscope_bpf& skel, Hook hook, 
     return {};
   };
   switch (hook) {
-    case Hook::Bind:
+    case SK_HOOK_BIND:
       return pick({p.fexit_inet_bind, p.fexit_inet6_bind},
                   {p.kprobe_inet_bind, p.kretprobe_inet_bind, p.kprobe_inet6_bind, p.kretprobe_inet6_bind});
-    case Hook::Listen: return pick({p.fexit_inet_listen}, {p.kprobe_inet_listen, p.kretprobe_inet_listen});
-    case Hook::Syn:
+    case SK_HOOK_LISTEN: return pick({p.fexit_inet_listen}, {p.kprobe_inet_listen, p.kretprobe_inet_listen});
+    case SK_HOOK_SYN:
       return pick({p.fentry_tcp_conn_request, p.fexit_tcp_conn_request},
                   {p.kprobe_tcp_conn_request, p.kretprobe_tcp_conn_request});
-    case Hook::Established:
+    case SK_HOOK_ESTABLISHED:
       return pick({p.fexit_inet_csk_complete_hashdance}, {p.kretprobe_inet_csk_complete_hashdance});
-    case Hook::Accept: return pick({p.fexit_inet_csk_accept}, {p.kprobe_inet_csk_accept, p.kretprobe_inet_csk_accept});
+    case SK_HOOK_ACCEPT:
+      return pick({p.fexit_inet_csk_accept}, {p.kprobe_inet_csk_accept, p.kretprobe_inet_csk_accept});
+    case SK_HOOKS: break;  // the count, not a hook
   }
   return {};
 }
