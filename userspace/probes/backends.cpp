@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "events/names.hpp"
 #include "probes/error.hpp"
 
 namespace sockscope::probes {
@@ -125,19 +126,20 @@ Availability probe_fallback(const HookSpec& spec) {
 
 }  // namespace
 
-std::string_view backend_name(Backend b) {
+events::Backend record_backend(Backend b) {
   switch (b) {
-    case Backend::Fentry: return "fentry";
-    case Backend::Kprobe: return "kprobe";
-    case Backend::Tracepoint: return "tracepoint";
+    case Backend::Fentry: return events::Backend::Fentry;
+    case Backend::Kprobe: return events::Backend::Kprobe;
+    case Backend::Tracepoint: break;
   }
-  return "tracepoint";
+  return events::Backend::Tracepoint;
 }
 
+std::string_view backend_name(Backend b) { return events::backend_name(record_backend(b)); }
+
 std::optional<Backend> parse_backend(std::string_view s) {
-  if (s == "fentry") return Backend::Fentry;
-  if (s == "kprobe") return Backend::Kprobe;
-  if (s == "tracepoint") return Backend::Tracepoint;
+  for (Backend b : kBackends)
+    if (s == backend_name(b)) return b;
   return std::nullopt;
 }
 

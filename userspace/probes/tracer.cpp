@@ -26,16 +26,6 @@ namespace {
 
 std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// What the records (and hook_backend[]) call a backend: enum sk_backend.
-uint8_t record_backend(Backend b) {
-  switch (b) {
-    case Backend::Fentry: return SK_BACKEND_FENTRY;
-    case Backend::Kprobe: return SK_BACKEND_KPROBE;
-    case Backend::Tracepoint: break;
-  }
-  return SK_BACKEND_TRACEPOINT;
-}
-
 }  // namespace
 
 void install_libbpf_logger() {
@@ -164,7 +154,7 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
   // for their hooks (see hook_backend in bpf/common.bpf.h).
   static_assert(std::extent_v<decltype(sockscope_bpf::sockscope_bpf__bss::hook_backend)> == kHooks);
   for (const HookChoice& c : choices_)
-    skel_->bss->hook_backend[static_cast<std::size_t>(c.spec->hook)] = record_backend(c.chosen);
+    skel_->bss->hook_backend[static_cast<std::size_t>(c.spec->hook)] = static_cast<uint8_t>(record_backend(c.chosen));
 
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::on_record, this, nullptr));
   if (!ring_) throw TraceError(fmt::format("cannot set up the ring buffer: {}", errstr(errno)));
