@@ -77,10 +77,11 @@ std::string_view family_name(uint16_t family) {
 
 std::string tcp_state_name(uint8_t state) {
   // The kernel's enum (include/net/tcp_states.h), a stable ABI. <netinet/tcp.h>
-  // names it up to TCP_CLOSING; the two states after it are the kernel's own:
-  // <linux/bpf.h> has NEW_SYN_RECV (a request socket, 4.4+) as the kernel
-  // checks it (BUILD_BUG_ON in net/core/filter.c); BOUND_INACTIVE (a bound
-  // socket, 6.8+) is in no header this builds with (Debian's are 6.1).
+  // names it up to TCP_CLOSING. The two states after it are the kernel's own:
+  // <linux/bpf.h> mirrors NEW_SYN_RECV (a request socket) as BPF_TCP_*, which
+  // tcp_set_state() (net/ipv4/tcp.c) BUILD_BUG_ONs equal; BOUND_INACTIVE (a
+  // bound socket for inet_diag, 6.8+) follows it, but Debian's 6.1 headers
+  // stop before it.
   constexpr uint8_t kNewSynRecv = BPF_TCP_NEW_SYN_RECV, kBoundInactive = BPF_TCP_NEW_SYN_RECV + 1;
   static_assert(kNewSynRecv == TCP_CLOSING + 1);
   switch (state) {
