@@ -11,12 +11,6 @@
  */
 #include "common.bpf.h"
 
-#define TCP_ESTABLISHED_ 1
-#define TCP_SYN_SENT_	 2
-#define TCP_SYN_RECV_	 3
-#define TCP_CLOSE_	 7
-#define TCP_LISTEN_	 10
-
 static __always_inline void remember_listener(struct sock *sk, __u32 netns, __u16 port)
 {
 	struct port_key k = {.netns = netns, .port = port};
@@ -85,25 +79,25 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		    endpoint_traced(t.netns, t.sport, ctxk);
 
 	/* Bookkeeping does not depend on the filters. */
-	if (newstate == TCP_LISTEN_) {
+	if (newstate == TCP_LISTEN) {
 		remember_listener(sk, t.netns, t.sport);
 		__u64 cookie = BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie);
 		bpf_map_update_elem(&netns_by_cookie, &cookie, &t.netns, BPF_ANY);
-	} else if (oldstate == TCP_LISTEN_ && newstate == TCP_CLOSE_)
+	} else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
 		forget_listener((__u64)sk, t.netns, t.sport);
-	if (newstate == TCP_CLOSE_)
+	if (newstate == TCP_CLOSE)
 		untrack_endpoint(t.netns, t.sport, (__u64)sk);
 	if (!keep)
 		return 0;
 	/* A traced task changing a socket's state itself (listen(), connect(),
 	 * close()) owns it, even when it was bound before tracing began. */
-	if (filter_by_task && ctxk == SK_CTX_PROCESS && newstate != TCP_CLOSE_ && task_traced())
+	if (filter_by_task && ctxk == SK_CTX_PROCESS && newstate != TCP_CLOSE && task_traced())
 		track_endpoint(t.netns, t.sport, (__u64)sk);
 
 	__u32 kind = 0;
-	if (oldstate == TCP_CLOSE_ && newstate == TCP_LISTEN_)
+	if (oldstate == TCP_CLOSE && newstate == TCP_LISTEN)
 		kind = fallback_serves(SK_HOOK_LISTEN) ? SK_K_LISTEN : 0;
-	else if (oldstate == TCP_SYN_RECV_ && newstate == TCP_ESTABLISHED_)
+	else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
 		kind = fallback_serves(SK_HOOK_ESTABLISHED) ? SK_K_ESTABLISHED : 0;
 
 	struct sk_event *e = state_record(SK_K_STATE, ctxk, sk, oldstate, newstate, &t);
@@ -137,8 +131,8 @@ int tcp_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 	if (!e)
 		return 0;
 	e->sk = (__u64)ctx->req;
-	e->old_state = TCP_SYN_RECV_;
-	e->new_state = TCP_SYN_RECV_;
+	e->old_state = TCP_SYN_RECV;
+	e->new_state = TCP_SYN_RECV;
 	submit_event(e);
 	return 0;
 }

@@ -13,11 +13,6 @@
 #include "common.bpf.h"
 #include "skb.bpf.h"
 
-#define TCP_ESTABLISHED_ 1
-#define TCP_SYN_RECV_	 3
-#define TCP_CLOSE_	 7
-#define TCP_LISTEN_	 10
-
 /* A kprobe's arguments, kept per thread for its kretprobe. LRU: a return
  * that never comes (a dying thread) cannot leak an entry. */
 struct call_args {
@@ -151,8 +146,8 @@ static __always_inline int handle_listen(struct socket *sock, long ret, __u8 bac
 	if (!e)
 		return 0;
 	e->sk = (__u64)sk;
-	e->old_state = TCP_CLOSE_;
-	e->new_state = TCP_LISTEN_;
+	e->old_state = TCP_CLOSE;
+	e->new_state = TCP_LISTEN;
 	e->backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	e->queue_max = e->backlog;
 	e->queue_len = BPF_CORE_READ(sk, sk_ack_backlog);
@@ -274,8 +269,8 @@ static __always_inline int handle_established(struct sock *child, __u8 backend)
 	if (!e)
 		return 0;
 	e->sk = (__u64)child;
-	e->old_state = TCP_SYN_RECV_;
-	e->new_state = TCP_ESTABLISHED_;
+	e->old_state = TCP_SYN_RECV;
+	e->new_state = TCP_ESTABLISHED;
 	e->backend = backend;
 	submit_event(e);
 	return 0;

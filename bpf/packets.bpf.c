@@ -39,13 +39,13 @@ static __always_inline bool handshake_segment(const struct pkt *p, __u8 dir)
 	__builtin_memcpy(k.saddr, p->t.saddr, 16);
 	__builtin_memcpy(k.daddr, p->t.daddr, 16);
 
-	if ((p->flags & (TH_SYN | TH_ACK)) == TH_SYN) {
+	if ((p->flags & (SK_TCP_SYN | SK_TCP_ACK)) == SK_TCP_SYN) {
 		__u8 one = 1;
 		bpf_map_update_elem(&syn_seen, &k, &one, BPF_ANY);
 		return true;
 	}
-	if (p->flags & (TH_SYN | TH_FIN | TH_RST)) {
-		if (p->flags & TH_RST)
+	if (p->flags & (SK_TCP_SYN | SK_TCP_FIN | SK_TCP_RST)) {
+		if (p->flags & SK_TCP_RST)
 			bpf_map_delete_elem(&syn_seen, &k);
 		return true;
 	}
@@ -85,7 +85,7 @@ static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
 	/* A SYN coming in: how full the listener's accept queue is decides
 	 * whether tcp_conn_request drops it (sk_acceptq_is_full: len > max).
 	 * This runs before the TCP layer sees the packet. */
-	if (dir == SK_DIR_RX && (p.flags & (TH_SYN | TH_ACK)) == TH_SYN)
+	if (dir == SK_DIR_RX && (p.flags & (SK_TCP_SYN | SK_TCP_ACK)) == SK_TCP_SYN)
 		put_listener(e, p.t.netns, p.t.dport);
 	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
 	submit_event(e);

@@ -8,18 +8,13 @@
 
 #include "common.bpf.h"
 
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_ACK 0x10
-
 struct pkt {
 	struct sk_tuple t;
 	__u32 seq;
 	__u32 ack_seq;
 	__u16 window;
 	__u16 payload_len;
-	__u8 flags;
+	__u8 flags; /* SK_TCP_* */
 };
 
 /* Parse the IP and TCP headers of an skb whose network header is set. */

@@ -10,6 +10,12 @@
 #ifndef SOCKSCOPE_H
 #define SOCKSCOPE_H
 
+/* The BPF side has the kernel's own types from vmlinux.h; userspace takes
+ * __u8..__u64 from the UAPI headers. */
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
 #define SK_COMM_LEN	    16
 #define SK_IFNAME_LEN	    16
 #define SK_MAX_FILTER_PORTS 16
@@ -90,6 +96,39 @@ enum sk_drop_cause {
 #define SK_OWNER_KNOWN	   0x2 /* owner_pid and owner_state are valid */
 #define SK_LISTENER_FOUND  0x4 /* queue_len and queue_max are the listener's */
 
+/* tcp_flags: byte 13 of the TCP header (RFC 9293, RFC 3168), bit for bit. */
+#define SK_TCP_FIN 0x01
+#define SK_TCP_SYN 0x02
+#define SK_TCP_RST 0x04
+#define SK_TCP_PSH 0x08
+#define SK_TCP_ACK 0x10
+#define SK_TCP_URG 0x20
+#define SK_TCP_ECE 0x40
+#define SK_TCP_CWR 0x80
+
+/* owner_state: the owner's task_struct::__state (::state before 5.14), copied
+ * as is. The bits are include/linux/sched.h's, in the layout they have had
+ * since 4.14 (commit 8ef9925b02c2 moved TASK_DEAD from 0x40 to 0x80), which
+ * every kernel sockscope runs on has (its ring buffer needs 5.8):
+ *   0x000 TASK_RUNNING          on a CPU or runnable
+ *   0x001 TASK_INTERRUPTIBLE    sleeping: accept(), epoll_wait(), ...
+ *   0x002 TASK_UNINTERRUPTIBLE  sleeping, signals wait (disk I/O, locks)
+ *   0x004 __TASK_STOPPED        SIGSTOP, SIGTSTP: TASK_STOPPED is 0x104
+ *   0x008 __TASK_TRACED         stopped under ptrace: TASK_TRACED was
+ *                               TASK_WAKEKILL | __TASK_TRACED (0x108) before
+ *                               5.19 (commit 31cae1eaae4f), 0x8 since
+ *   0x080 TASK_DEAD             the task has exited (a zombie group leader)
+ *   0x100 TASK_WAKEKILL         with the above: fatal signals wake it
+ * 0x10 and 0x20 (EXIT_DEAD, EXIT_ZOMBIE) are exit_state's values and never
+ * appear in __state: they mean nothing here. */
+#define SK_TASK_RUNNING		0x000
+#define SK_TASK_INTERRUPTIBLE	0x001
+#define SK_TASK_UNINTERRUPTIBLE 0x002
+#define SK_TASK_STOPPED		0x004
+#define SK_TASK_TRACED		0x008
+#define SK_TASK_DEAD		0x080
+#define SK_TASK_WAKEKILL	0x100
+
 struct sk_event {
 	__u64 ts_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 dur_ns; /* syscall exit: time since the call began */
@@ -108,7 +147,7 @@ struct sk_event {
 	__u32 seq;
 	__u32 ack_seq;
 	__u32 owner_pid;   /* listener owner (tgid), with SK_OWNER_KNOWN */
-	__u32 owner_state; /* owner's task __state at that moment */
+	__u32 owner_state; /* owner's task __state at that moment: SK_TASK_* */
 	__u16 family;	   /* AF_INET or AF_INET6 */
 	__u16 sport;	   /* host byte order; local port for kernel events */
 	__u16 dport;
@@ -117,9 +156,9 @@ struct sk_event {
 	__u16 reserved16;
 	__u8 ctx;	/* enum sk_exec_ctx */
 	__u8 phase;	/* enum sk_phase */
-	__u8 old_state; /* TCP_* as in the kernel */
+	__u8 old_state; /* TCP_* of the kernel's enum (include/net/tcp_states.h) */
 	__u8 new_state;
-	__u8 tcp_flags;	  /* FIN 0x01 SYN 0x02 RST 0x04 PSH 0x08 ACK 0x10 URG 0x20 */
+	__u8 tcp_flags;	  /* SK_TCP_* */
 	__u8 dir;	  /* enum sk_dir */
 	__u8 backend;	  /* enum sk_backend */
 	__u8 owner_flags; /* SK_OWNER_* */

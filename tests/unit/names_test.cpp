@@ -11,9 +11,13 @@
 
 #include "event_builder.hpp"
 #include "events/names.hpp"
+#include "track/story.hpp"
 
 using namespace sockscope::events;
 using sockscope::test::RawEvent;
+using sockscope::track::classify_owner;
+using sockscope::track::owner_state_name;
+using sockscope::track::OwnerState;
 using namespace std::string_view_literals;
 
 TEST_CASE("event_name for every kind", "[names]") {
@@ -149,6 +153,44 @@ TEST_CASE("task_state_name", "[names]") {
   }));
   CAPTURE(row.state);
   CHECK(task_state_name(row.state) == row.name);
+}
+
+TEST_CASE("task_state_name and classify_owner read owner_state alike", "[names]") {
+  // One reading of the task __state bits (SK_TASK_* in bpf/sockscope.h) for
+  // the words and for the verdict. The values are the kernel's.
+  struct Row {
+    uint32_t state;
+    std::string_view name;   // task_state_name
+    std::string_view owner;  // classify_owner, owner known, not in accept()
+  };
+  const Row row = GENERATE(values<Row>({
+      {0x0, "running", "running"},
+      {0x1, "sleeping", "sleeping"},
+      {0x102, "disk-sleep", "sleeping"},  // TASK_KILLABLE
+      {0x104, "stopped", "stopped"},      // TASK_STOPPED
+      {0x8, "traced", "traced"},          // TASK_TRACED since 5.19
+      {0x108, "traced", "traced"},        // TASK_TRACED before 5.19
+      {0x80, "dead", "dead"},             // TASK_DEAD
+      // EXIT_DEAD and EXIT_ZOMBIE are exit_state's values, never __state's:
+      // classify_owner once read 0x10 as dead while task_state_name did not.
+      {0x10, "state(0x10)", "sleeping"},
+      {0x20, "state(0x20)", "sleeping"},
+      {0x40, "state(0x40)", "sleeping"},  // TASK_PARKED (kernel threads)
+  }));
+  CAPTURE(row.state);
+  CHECK(task_state_name(row.state) == row.name);
+  CHECK(owner_state_name(classify_owner(row.state, SK_OWNER_KNOWN)) == row.owner);
+}
+
+TEST_CASE("classify_owner: blocked in accept() unless stopped, traced or dead", "[names]") {
+  constexpr uint8_t in_accept = SK_OWNER_KNOWN | SK_OWNER_IN_ACCEPT;
+  CHECK(classify_owner(0x1, in_accept) == OwnerState::BlockedInAccept);
+  CHECK(classify_owner(0x0, in_accept) == OwnerState::BlockedInAccept);
+  CHECK(classify_owner(0x10, in_accept) == OwnerState::BlockedInAccept);
+  CHECK(classify_owner(0x104, in_accept) == OwnerState::Stopped);
+  CHECK(classify_owner(0x8, in_accept) == OwnerState::Traced);
+  CHECK(classify_owner(0x80, in_accept) == OwnerState::Dead);
+  CHECK(classify_owner(0x80, SK_OWNER_IN_ACCEPT) == OwnerState::Unknown);  // owner not known
 }
 
 TEST_CASE("format_ip and format_endpoint", "[names]") {

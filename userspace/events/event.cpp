@@ -2,17 +2,18 @@
 
 #include <cstring>
 
-#include <linux/types.h>
-
-#include "sockscope.h"
-
 namespace sockscope::events {
 
 static_assert(sizeof(sk_event) == 176, "struct sk_event changed: update the decoder and tests");
+static_assert(sizeof(Event::saddr) == sizeof(sk_event::saddr) && sizeof(Event::daddr) == sizeof(sk_event::daddr));
+static_assert(sizeof(Event::comm) == sizeof(sk_event::comm) && sizeof(Event::ifname) == sizeof(sk_event::ifname));
 
 namespace {
 
-std::string_view bounded(const std::array<char, 16>& s) { return {s.data(), strnlen(s.data(), s.size())}; }
+template <std::size_t N>
+std::string_view bounded(const std::array<char, N>& s) {
+  return {s.data(), strnlen(s.data(), s.size())};
+}
 
 bool known_kind(uint32_t k) {
   switch (static_cast<Kind>(k)) {
@@ -45,6 +46,18 @@ Layer Event::layer() const {
 
 std::string_view Event::comm_view() const { return bounded(comm); }
 std::string_view Event::ifname_view() const { return bounded(ifname); }
+
+TaskState classify_task_state(uint32_t state) {
+  // One bit each (SK_TASK_*); a stopped or traced task may carry
+  // SK_TASK_WAKEKILL besides, which says nothing more.
+  if (state == SK_TASK_RUNNING) return TaskState::Running;
+  if (state & SK_TASK_TRACED) return TaskState::Traced;
+  if (state & SK_TASK_STOPPED) return TaskState::Stopped;
+  if (state & SK_TASK_DEAD) return TaskState::Dead;
+  if (state & SK_TASK_UNINTERRUPTIBLE) return TaskState::DiskSleep;
+  if (state & SK_TASK_INTERRUPTIBLE) return TaskState::Sleeping;
+  return TaskState::Other;
+}
 
 std::size_t raw_event_size() { return sizeof(sk_event); }
 
@@ -89,10 +102,10 @@ std::optional<Event> decode(std::span<const std::byte> raw) {
   e.dir = static_cast<Dir>(r.dir);
   e.backend = static_cast<Backend>(r.backend);
   e.owner_flags = r.owner_flags;
-  std::memcpy(e.saddr.data(), r.saddr, 16);
-  std::memcpy(e.daddr.data(), r.daddr, 16);
-  std::memcpy(e.comm.data(), r.comm, 16);
-  std::memcpy(e.ifname.data(), r.ifname, 16);
+  std::memcpy(e.saddr.data(), r.saddr, sizeof(r.saddr));
+  std::memcpy(e.daddr.data(), r.daddr, sizeof(r.daddr));
+  std::memcpy(e.comm.data(), r.comm, sizeof(r.comm));
+  std::memcpy(e.ifname.data(), r.ifname, sizeof(r.ifname));
   return e;
 }
 

@@ -8,34 +8,48 @@
 #include <span>
 #include <string_view>
 
+#include "sockscope.h"
+
 namespace sockscope::events {
 
+// Every value below is bpf/sockscope.h's: the C++ names are the only thing
+// added here.
 enum class Kind : uint32_t {
-  SysSocket = 1,
-  SysBind = 2,
-  SysListen = 3,
-  SysConnect = 4,
-  SysAccept = 5,
-  SysClose = 6,
-  Bind = 16,
-  Listen = 17,
-  SynRecv = 18,
-  Established = 19,
-  Accept = 20,
-  State = 21,
-  SynackRetransmit = 22,
-  Tcp = 32,
+  SysSocket = SK_SYS_SOCKET,
+  SysBind = SK_SYS_BIND,
+  SysListen = SK_SYS_LISTEN,
+  SysConnect = SK_SYS_CONNECT,
+  SysAccept = SK_SYS_ACCEPT,
+  SysClose = SK_SYS_CLOSE,
+  Bind = SK_K_BIND,
+  Listen = SK_K_LISTEN,
+  SynRecv = SK_K_SYN_RECV,
+  Established = SK_K_ESTABLISHED,
+  Accept = SK_K_ACCEPT,
+  State = SK_K_STATE,
+  SynackRetransmit = SK_K_SYNACK_RETRANS,
+  Tcp = SK_PKT_TCP,
 };
 
-enum class Layer : uint8_t { Syscall, Kernel, Packet };
-enum class ExecCtx : uint8_t { Process = 0, Softirq = 1, Irq = 2 };
-enum class Phase : uint8_t { Exit = 0, Enter = 1 };
-enum class Dir : uint8_t { None = 0, Rx = 1, Tx = 2 };
-enum class Backend : uint8_t { Tracepoint = 0, SockOps = 1, Fentry = 2, Kprobe = 3 };
+enum class Layer : uint8_t { Syscall, Kernel, Packet };  // ours: from the kind's range
+enum class ExecCtx : uint8_t { Process = SK_CTX_PROCESS, Softirq = SK_CTX_SOFTIRQ, Irq = SK_CTX_IRQ };
+enum class Phase : uint8_t { Exit = SK_PHASE_EXIT, Enter = SK_PHASE_ENTER };
+enum class Dir : uint8_t { None = SK_DIR_NONE, Rx = SK_DIR_RX, Tx = SK_DIR_TX };
+enum class Backend : uint8_t {
+  Tracepoint = SK_BACKEND_TRACEPOINT,
+  SockOps = SK_BACKEND_SOCK_OPS,
+  Fentry = SK_BACKEND_FENTRY,
+  Kprobe = SK_BACKEND_KPROBE,
+};
 
-inline constexpr uint8_t kOwnerInAccept = 0x1;
-inline constexpr uint8_t kOwnerKnown = 0x2;
-inline constexpr uint8_t kListenerFound = 0x4;
+inline constexpr uint8_t kOwnerInAccept = SK_OWNER_IN_ACCEPT;
+inline constexpr uint8_t kOwnerKnown = SK_OWNER_KNOWN;
+inline constexpr uint8_t kListenerFound = SK_LISTENER_FOUND;
+
+// What the owner's task __state (Event::owner_state, SK_TASK_* bits) says,
+// decided in one place so that every word and verdict about it agrees.
+enum class TaskState : uint8_t { Running, Sleeping, DiskSleep, Stopped, Traced, Dead, Other };
+TaskState classify_task_state(uint32_t state);
 
 struct Event {
   uint64_t ts_ns = 0;
@@ -72,8 +86,8 @@ struct Event {
   uint8_t owner_flags = 0;
   std::array<uint8_t, 16> saddr{};
   std::array<uint8_t, 16> daddr{};
-  std::array<char, 16> comm{};
-  std::array<char, 16> ifname{};
+  std::array<char, SK_COMM_LEN> comm{};
+  std::array<char, SK_IFNAME_LEN> ifname{};
 
   Layer layer() const;
   std::string_view comm_view() const;

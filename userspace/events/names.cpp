@@ -1,6 +1,8 @@
 #include "events/names.hpp"
 
 #include <arpa/inet.h>
+#include <linux/bpf.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <charconv>
@@ -74,11 +76,29 @@ std::string_view family_name(uint16_t family) {
 }
 
 std::string tcp_state_name(uint8_t state) {
-  // Values of the kernel's enum (include/net/tcp_states.h); stable ABI.
-  static constexpr std::array<std::string_view, 14> names = {
-      "",      "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",    "TIME_WAIT",
-      "CLOSE", "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "NEW_SYN_RECV", "BOUND_INACTIVE"};
-  if (state >= 1 && state < names.size()) return std::string(names[state]);
+  // The kernel's enum (include/net/tcp_states.h), a stable ABI. <netinet/tcp.h>
+  // names it up to TCP_CLOSING. The two states after it are the kernel's own:
+  // <linux/bpf.h> mirrors NEW_SYN_RECV (a request socket) as BPF_TCP_*, which
+  // tcp_set_state() (net/ipv4/tcp.c) BUILD_BUG_ONs equal; BOUND_INACTIVE (a
+  // bound socket for inet_diag, 6.8+) follows it, but Debian's 6.1 headers
+  // stop before it.
+  constexpr uint8_t kNewSynRecv = BPF_TCP_NEW_SYN_RECV, kBoundInactive = BPF_TCP_NEW_SYN_RECV + 1;
+  static_assert(kNewSynRecv == TCP_CLOSING + 1);
+  switch (state) {
+    case TCP_ESTABLISHED: return "ESTABLISHED";
+    case TCP_SYN_SENT: return "SYN_SENT";
+    case TCP_SYN_RECV: return "SYN_RECV";
+    case TCP_FIN_WAIT1: return "FIN_WAIT1";
+    case TCP_FIN_WAIT2: return "FIN_WAIT2";
+    case TCP_TIME_WAIT: return "TIME_WAIT";
+    case TCP_CLOSE: return "CLOSE";
+    case TCP_CLOSE_WAIT: return "CLOSE_WAIT";
+    case TCP_LAST_ACK: return "LAST_ACK";
+    case TCP_LISTEN: return "LISTEN";
+    case TCP_CLOSING: return "CLOSING";
+    case kNewSynRecv: return "NEW_SYN_RECV";
+    case kBoundInactive: return "BOUND_INACTIVE";
+  }
   return fmt::format("UNKNOWN({})", state);
 }
 
@@ -89,8 +109,9 @@ std::string errno_name(int err) {
 
 std::string tcp_flags_string(uint8_t flags) {
   // tcpdump's order (print-tcp.c): F S R P . U E W
-  static constexpr std::pair<uint8_t, char> letters[] = {{0x01, 'F'}, {0x02, 'S'}, {0x04, 'R'}, {0x08, 'P'},
-                                                         {0x10, '.'}, {0x20, 'U'}, {0x40, 'E'}, {0x80, 'W'}};
+  static constexpr std::pair<uint8_t, char> letters[] = {{SK_TCP_FIN, 'F'}, {SK_TCP_SYN, 'S'}, {SK_TCP_RST, 'R'},
+                                                         {SK_TCP_PSH, 'P'}, {SK_TCP_ACK, '.'}, {SK_TCP_URG, 'U'},
+                                                         {SK_TCP_ECE, 'E'}, {SK_TCP_CWR, 'W'}};
   std::string s;
   for (auto [bit, c] : letters)
     if (flags & bit) s += c;
@@ -98,14 +119,15 @@ std::string tcp_flags_string(uint8_t flags) {
 }
 
 std::string task_state_name(uint32_t state) {
-  // include/linux/sched.h: the low bits say what the task waits for.
-  constexpr uint32_t kInterruptible = 0x1, kUninterruptible = 0x2, kStopped = 0x4, kTraced = 0x8, kDead = 0x80;
-  if (state == 0) return "running";
-  if (state & kTraced) return "traced";
-  if (state & kStopped) return "stopped";
-  if (state & kDead) return "dead";
-  if (state & kUninterruptible) return "disk-sleep";
-  if (state & kInterruptible) return "sleeping";
+  switch (classify_task_state(state)) {
+    case TaskState::Running: return "running";
+    case TaskState::Sleeping: return "sleeping";
+    case TaskState::DiskSleep: return "disk-sleep";
+    case TaskState::Stopped: return "stopped";
+    case TaskState::Traced: return "traced";
+    case TaskState::Dead: return "dead";
+    case TaskState::Other: break;
+  }
   return fmt::format("state({:#x})", state);
 }
 

@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "events/names.hpp"
 #include "probes/error.hpp"
 
 namespace sockscope::probes {
@@ -125,57 +126,44 @@ Availability probe_fallback(const HookSpec& spec) {
 
 }  // namespace
 
-std::string_view backend_name(Backend b) {
+events::Backend record_backend(Backend b) {
   switch (b) {
-    case Backend::Fentry: return "fentry";
-    case Backend::Kprobe: return "kprobe";
-    case Backend::Tracepoint: return "tracepoint";
+    case Backend::Fentry: return events::Backend::Fentry;
+    case Backend::Kprobe: return events::Backend::Kprobe;
+    case Backend::Tracepoint: break;
   }
-  return "tracepoint";
+  return events::Backend::Tracepoint;
 }
 
+std::string_view backend_name(Backend b) { return events::backend_name(record_backend(b)); }
+
 std::optional<Backend> parse_backend(std::string_view s) {
-  if (s == "fentry") return Backend::Fentry;
-  if (s == "kprobe") return Backend::Kprobe;
-  if (s == "tracepoint") return Backend::Tracepoint;
+  for (Backend b : kBackends)
+    if (s == backend_name(b)) return b;
   return std::nullopt;
 }
 
 const std::array<HookSpec, kHooks>& hook_specs() {
   static const std::array<HookSpec, kHooks> specs = {{
-      {Hook::Bind,
+      {SK_HOOK_BIND,
        "bind",
        {"inet_bind", "inet6_bind"},
-       {"fexit_inet_bind", "fexit_inet6_bind"},
-       {"kprobe_inet_bind", "kretprobe_inet_bind", "kprobe_inet6_bind", "kretprobe_inet6_bind"},
        "syscalls:sys_exit_bind, reading the bound socket",
        {"syscalls/sys_exit_bind"}},
-      {Hook::Listen,
+      {SK_HOOK_LISTEN,
        "listen",
        {"inet_listen"},
-       {"fexit_inet_listen"},
-       {"kprobe_inet_listen", "kretprobe_inet_listen"},
        "sock:inet_sock_set_state CLOSE -> LISTEN",
        {"sock/inet_sock_set_state"}},
-      {Hook::Syn,
-       "syn",
-       {"tcp_conn_request"},
-       {"fentry_tcp_conn_request", "fexit_tcp_conn_request"},
-       {"kprobe_tcp_conn_request", "kretprobe_tcp_conn_request"},
-       "sock_ops TIMEOUT_INIT on the request socket (cgroup v2 root)",
-       {}},
-      {Hook::Established,
+      {SK_HOOK_SYN, "syn", {"tcp_conn_request"}, "sock_ops TIMEOUT_INIT on the request socket (cgroup v2 root)", {}},
+      {SK_HOOK_ESTABLISHED,
        "established",
        {"inet_csk_complete_hashdance"},
-       {"fexit_inet_csk_complete_hashdance"},
-       {"kretprobe_inet_csk_complete_hashdance"},
        "sock:inet_sock_set_state SYN_RECV -> ESTABLISHED",
        {"sock/inet_sock_set_state"}},
-      {Hook::Accept,
+      {SK_HOOK_ACCEPT,
        "accept",
        {"inet_csk_accept"},
-       {"fexit_inet_csk_accept"},
-       {"kprobe_inet_csk_accept", "kretprobe_inet_csk_accept"},
        "syscalls:sys_exit_accept/accept4, the fd's socket",
        {"syscalls/sys_exit_accept", "syscalls/sys_exit_accept4"}},
   }};

@@ -4,30 +4,41 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "events/event.hpp"
+#include "sockscope.h"
+
 namespace sockscope::probes {
 
 enum class Backend { Fentry, Kprobe, Tracepoint };
-std::string_view backend_name(Backend b);                // "fentry" | "kprobe" | "tracepoint"
+inline constexpr Backend kBackends[] = {Backend::Fentry, Backend::Kprobe, Backend::Tracepoint};
+// How the records (and the BPF side's hook_backend[]) name the choice.
+events::Backend record_backend(Backend b);
+// The record's name: "fentry" | "kprobe" | "tracepoint".
+std::string_view backend_name(Backend b);
 std::optional<Backend> parse_backend(std::string_view);  // nullopt for anything else ("auto" included)
 
-// The logical hooks with function-probe backends, in enum sk_hook order.
-enum class Hook { Bind, Listen, Syn, Established, Accept };
-inline constexpr std::size_t kHooks = 5;
+// The logical hooks with function-probe backends: bpf/sockscope.h's enum
+// sk_hook itself (SK_HOOK_BIND, ...), which also indexes the BPF side's
+// hook_backend[]. A switch over it must name every hook.
+using Hook = ::sk_hook;
+inline constexpr std::size_t kHooks = SK_HOOKS;
 
+// What doctor shows of a hook. Its BPF programs are the skeleton's, picked
+// by hook_programs() (tracer.hpp).
 struct HookSpec {
   Hook hook;
-  std::string_view name;                       // "bind", "listen", "syn", "established", "accept"
-  std::vector<std::string_view> functions;     // kernel functions probed
-  std::vector<std::string_view> fentry_progs;  // BPF program names per backend
-  std::vector<std::string_view> kprobe_progs;
+  std::string_view name;                          // "bind", "listen", "syn", "established", "accept"
+  std::vector<std::string_view> functions;        // kernel functions probed
   std::string_view fallback;                      // what the tracepoint path uses instead
   std::vector<std::string_view> fallback_events;  // tracefs events it needs ("sock/inet_sock_set_state")
 };
+// In enum sk_hook order: hook_specs()[i].hook == i.
 const std::array<HookSpec, kHooks>& hook_specs();
 
 struct Availability {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <span>
 #include <thread>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -20,8 +21,6 @@
 #include "sockscope_bpf.skel.h"
 
 namespace sockscope::probes {
-
-static_assert(kMaxFilterPorts == SK_MAX_FILTER_PORTS);
 
 namespace {
 
@@ -39,6 +38,35 @@ void install_libbpf_logger() {
     spdlog::debug("libbpf: {}", msg);
     return 0;
   });
+}
+
+std::vector<bpf_program*> hook_programs(const ::sockscope_bpf& skel, Hook hook, Backend backend) {
+  const auto& p = skel.progs;
+  // fentry/fexit first, kprobe/kretprobe second (bpf/funcs.bpf.c).
+  const auto pick = [backend](std::vector<bpf_program*> fentry,
+                              std::vector<bpf_program*> kprobe) -> std::vector<bpf_program*> {
+    switch (backend) {
+      case Backend::Fentry: return fentry;
+      case Backend::Kprobe: return kprobe;
+      case Backend::Tracepoint: break;
+    }
+    return {};
+  };
+  switch (hook) {
+    case SK_HOOK_BIND:
+      return pick({p.fexit_inet_bind, p.fexit_inet6_bind},
+                  {p.kprobe_inet_bind, p.kretprobe_inet_bind, p.kprobe_inet6_bind, p.kretprobe_inet6_bind});
+    case SK_HOOK_LISTEN: return pick({p.fexit_inet_listen}, {p.kprobe_inet_listen, p.kretprobe_inet_listen});
+    case SK_HOOK_SYN:
+      return pick({p.fentry_tcp_conn_request, p.fexit_tcp_conn_request},
+                  {p.kprobe_tcp_conn_request, p.kretprobe_tcp_conn_request});
+    case SK_HOOK_ESTABLISHED:
+      return pick({p.fexit_inet_csk_complete_hashdance}, {p.kretprobe_inet_csk_complete_hashdance});
+    case SK_HOOK_ACCEPT:
+      return pick({p.fexit_inet_csk_accept}, {p.kprobe_inet_csk_accept, p.kretprobe_inet_csk_accept});
+    case SK_HOOKS: break;  // the count, not a hook
+  }
+  return {};
 }
 
 void Tracer::SkelDeleter::operator()(::sockscope_bpf* s) const { sockscope_bpf__destroy(s); }
@@ -64,17 +92,9 @@ void Tracer::open_and_load(const TraceConfig& config) {
 
   // Only the chosen backend's function programs load: on a kernel that
   // refuses fentry, loading one would fail the whole object.
-  for (const HookChoice& c : choices_) {
-    auto set = [&](const std::vector<std::string_view>& names, bool on) {
-      for (std::string_view n : names) {
-        bpf_program* p = bpf_object__find_program_by_name(skel_->obj, std::string(n).c_str());
-        if (!p) throw TraceError(fmt::format("the BPF object has no program {}", n));
-        bpf_program__set_autoload(p, on);
-      }
-    };
-    set(c.spec->fentry_progs, c.chosen == Backend::Fentry);
-    set(c.spec->kprobe_progs, c.chosen == Backend::Kprobe);
-  }
+  for (const HookChoice& c : choices_)
+    for (Backend b : {Backend::Fentry, Backend::Kprobe})
+      for (bpf_program* p : hook_programs(*skel_, c.spec->hook, b)) bpf_program__set_autoload(p, c.chosen == b);
 
   if (int err = sockscope_bpf__load(skel_.get()); err) {
     if (err == -EPERM || err == -EACCES)
@@ -83,8 +103,6 @@ void Tracer::open_and_load(const TraceConfig& config) {
         fmt::format("loading the BPF programs failed: {} (run with -v for the verifier log)", errstr(err)));
   }
 }
-
-static_assert(SK_HOOKS == kHooks, "bpf/sockscope.h enum sk_hook and probes::Hook agree");
 
 Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
   choices_ = choose_backends(config.backend);
@@ -134,10 +152,9 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
 
   // Now that the function probes report, the tracepoint path steps aside
   // for their hooks (see hook_backend in bpf/common.bpf.h).
-  for (std::size_t i = 0; i < choices_.size(); i++)
-    skel_->bss->hook_backend[i] = choices_[i].chosen == Backend::Fentry   ? SK_BACKEND_FENTRY
-                                  : choices_[i].chosen == Backend::Kprobe ? SK_BACKEND_KPROBE
-                                                                          : SK_BACKEND_TRACEPOINT;
+  static_assert(std::extent_v<decltype(sockscope_bpf::sockscope_bpf__bss::hook_backend)> == kHooks);
+  for (const HookChoice& c : choices_)
+    skel_->bss->hook_backend[static_cast<std::size_t>(c.spec->hook)] = static_cast<uint8_t>(record_backend(c.chosen));
 
   ring_.reset(ring_buffer__new(bpf_map__fd(skel_->maps.events), &Tracer::on_record, this, nullptr));
   if (!ring_) throw TraceError(fmt::format("cannot set up the ring buffer: {}", errstr(errno)));

@@ -13,15 +13,22 @@
 #include "events/loss.hpp"
 #include "probes/backends.hpp"
 #include "probes/error.hpp"
+#include "sockscope.h"
 
 struct sockscope_bpf;  // the generated skeleton
 struct bpf_link;
+struct bpf_program;
 struct ring_buffer;
 
 namespace sockscope::probes {
 
-// How many --port filters the kernel side holds (SK_MAX_FILTER_PORTS).
-inline constexpr std::size_t kMaxFilterPorts = 16;
+// How many --port filters the kernel side holds.
+inline constexpr std::size_t kMaxFilterPorts = SK_MAX_FILTER_PORTS;
+
+// The function programs that serve `hook` on `backend` (fentry/fexit, or
+// kprobe/kretprobe; none for the tracepoint path), through the skeleton's
+// typed members: a BPF program renamed or removed is a compile error here.
+std::vector<bpf_program*> hook_programs(const ::sockscope_bpf& skel, Hook hook, Backend backend);
 
 struct TraceConfig {
   std::vector<uint32_t> pids;    // tgids to trace (--pid)

@@ -138,15 +138,19 @@ std::string_view owner_state_name(OwnerState s) {
   return "unknown";
 }
 
-OwnerState classify_owner(uint32_t task_state, uint8_t owner_flags) {
-  // include/linux/sched.h: __TASK_STOPPED 0x4, __TASK_TRACED 0x8, EXIT_DEAD/TASK_DEAD 0x10/0x80.
+OwnerState classify_owner(uint32_t state, uint8_t owner_flags) {
   if (!(owner_flags & events::kOwnerKnown)) return OwnerState::Unknown;
-  if (task_state & 0x8) return OwnerState::Traced;
-  if (task_state & 0x4) return OwnerState::Stopped;
-  if (task_state & 0x90) return OwnerState::Dead;
-  if (owner_flags & events::kOwnerInAccept) return OwnerState::BlockedInAccept;
-  if (task_state == 0) return OwnerState::Running;
-  return OwnerState::Sleeping;
+  const bool in_accept = owner_flags & events::kOwnerInAccept;
+  switch (events::classify_task_state(state)) {
+    case events::TaskState::Traced: return OwnerState::Traced;
+    case events::TaskState::Stopped: return OwnerState::Stopped;
+    case events::TaskState::Dead: return OwnerState::Dead;
+    case events::TaskState::Running: return in_accept ? OwnerState::BlockedInAccept : OwnerState::Running;
+    case events::TaskState::Sleeping:
+    case events::TaskState::DiskSleep:
+    case events::TaskState::Other: break;
+  }
+  return in_accept ? OwnerState::BlockedInAccept : OwnerState::Sleeping;
 }
 
 std::string_view outcome_name(Outcome o) {

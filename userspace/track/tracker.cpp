@@ -1,6 +1,7 @@
 #include "track/tracker.hpp"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,8 +20,11 @@ using events::Phase;
 
 namespace {
 
-constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
-constexpr uint8_t kEstablished = 1, kSynSent = 2, kSynRecv = 3, kClose = 7, kListen = 10;
+// Short names for the record's tcp_flags bits (bpf/sockscope.h) and the
+// kernel's TCP states (<netinet/tcp.h>), nothing more.
+constexpr uint8_t kFin = SK_TCP_FIN, kSyn = SK_TCP_SYN, kRst = SK_TCP_RST, kAck = SK_TCP_ACK;
+constexpr uint8_t kEstablished = TCP_ESTABLISHED, kSynSent = TCP_SYN_SENT, kSynRecv = TCP_SYN_RECV, kClose = TCP_CLOSE,
+                  kListen = TCP_LISTEN;
 
 Endpoint make_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port) {
   Endpoint ep{family, addr, port};
