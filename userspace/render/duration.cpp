@@ -29,7 +29,9 @@ std::string format_duration(uint64_t ns, DurationStyle style) {
 }
 
 std::string offset(uint64_t ts, uint64_t t0, DurationStyle style) {
-  return "+" + format_duration(ts > t0 ? ts - t0 : 0, style);
+  // fmt rather than "+" + string: GCC 12 at -O3 warns (-Wrestrict) about the
+  // latter's inlined insert, wrongly.
+  return fmt::format("+{}", format_duration(ts > t0 ? ts - t0 : 0, style));
 }
 
 }  // namespace sockscope::render
