@@ -15,7 +15,7 @@ using events::Phase;
 
 namespace {
 
-constexpr uint8_t kFin = 0x01, kSyn = 0x02, kRst = 0x04, kAck = 0x10;
+constexpr uint8_t kSyn = 0x02, kRst = 0x04, kAck = 0x10;
 constexpr uint8_t kEstablished = 1, kSynSent = 2, kSynRecv = 3, kClose = 7, kListen = 10;
 
 Endpoint make_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port) {
