@@ -3,12 +3,14 @@
 // joined by a veth pair (receiver and sender as two hosts).
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "../support/doctor.hpp"
 #include "../support/trace_run.hpp"
 
 using namespace sockscope::testing;
@@ -133,6 +135,53 @@ void check_kernel_completed(const json& c) {
   CHECK(v.find("borrowing the context of") != std::string::npos);
 }
 
+// The kernel's facts came from the backend this run uses for their hooks
+// (forced, or doctor's choice): the final ACK's always; the request
+// socket's and the dequeue's where they were seen (`accepted`: accept()
+// took it, so the dequeue was seen).
+void check_backends(const json& c, bool accepted) {
+  const json& b = c["backends"];
+  INFO("backends: " << b.dump());
+  CHECK(b["established"] == record_backend("established"));
+  if (accepted) CHECK_FALSE(b["accept"].is_null());
+  if (!b["accept"].is_null()) CHECK(b["accept"] == record_backend("accept"));
+  if (!b["syn_recv"].is_null()) CHECK(b["syn_recv"] == record_backend("syn"));
+  // Each kernel step carries its own record's backend: the same ones.
+  for (const json& step : c["steps"]) {
+    if (step["kind"] == "established") CHECK(step["backend"] == b["established"]);
+    if (step["kind"] == "syn_recv") CHECK(step["backend"] == b["syn_recv"]);
+    if (step["kind"] == "dequeued") CHECK(step["backend"] == b["accept"]);
+  }
+}
+
+// Where the kernel completed the handshake, against what the test knows: the
+// interface the server host's packets arrive on, a CPU that exists, a
+// handshake that took time, and a borrowed task whose role fits it. `sender`:
+// the connecting process, when the test ran it.
+void check_completion_facts(const json& c, const Topology& t, std::optional<pid_t> sender) {
+  INFO("completion facts of " << c.dump());
+  CHECK(c["rx_ifname"] == (t.name == "veth" ? "veth-rx" : "lo"));  // demos/netns.sh names the receiver's end
+  CHECK(c["cpu"].get<long>() < sysconf(_SC_NPROCESSORS_CONF));
+  CHECK(c["handshake_ns"].get<uint64_t>() > 0);
+  const std::string role = c["borrowed_role"];
+  const auto pid = c["borrowed_pid"].get<pid_t>();
+  const std::string comm = c["borrowed_comm"];
+  if (role == "client") {
+    CHECK(pid == c["client_pid"]);
+    if (sender) CHECK(pid == *sender);
+  } else if (role == "idle_task") {
+    CHECK(pid == 0);
+  } else if (role == "ksoftirqd") {
+    CHECK(comm.rfind("ksoftirqd/", 0) == 0);
+  } else if (role == "listener_owner") {
+    CHECK(pid == c["listener_pid"]);
+  } else {
+    CHECK(role == "other");
+    if (sender) CHECK(pid != *sender);
+    CHECK(pid != 0);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("E1: bind alone holds the port, and explain names the holder", "[explain]") {
@@ -187,6 +236,7 @@ TEST_CASE("E2: listen moves the socket to LISTEN, with its backlog", "[explain]"
   CHECK(l["local"] == endpoint(t, port));
   CHECK(l["backlog"] == 7);
   CHECK(l["family"] == t.family);
+  CHECK(l["backend"] == record_backend("listen"));
   CHECK(l["explanation"].get<std::string>().find("CLOSE to LISTEN") != std::string::npos);
 }
 
@@ -202,8 +252,14 @@ TEST_CASE("E3+E4: with the receiver stopped after listen, the kernel completes t
   Process r(receiver(t, port, {"--pause-after", "listen"}));
   REQUIRE(r.wait_stdout("paused after listen"));
   REQUIRE(r.wait_stopped());
+  const uint64_t started_at = monotonic_ns();
   Process s(sender(t, port));
+  auto connected = s.wait_stdout(" ok (local ");
+  REQUIRE(connected);
   REQUIRE(s.wait_stdout("sent 13 bytes"));  // E3: connect() and write() succeed meanwhile
+  const uint64_t sent_at = monotonic_ns();
+  // The connection waits in the queue, the receiver stopped, at least this long.
+  std::this_thread::sleep_for(100ms);
   REQUIRE(r.state() == 'T');
   const uint64_t resumed_at = monotonic_ns();
   r.signal(SIGCONT);
@@ -240,7 +296,24 @@ TEST_CASE("E3+E4: with the receiver stopped after listen, the kernel completes t
   auto accepted = r.wait_stdout("accept fd=");
   REQUIRE(accepted);
   CHECK(c["accept_fd"] == std::stoi(accepted->substr(accepted->find("accept fd=") + 10)));
+  // The client's address the sender itself printed ("connect X ok (local A)").
+  const auto local_at = connected->find("(local ");
+  REQUIRE(local_at != std::string::npos);
+  CHECK(c["client"] == connected->substr(local_at + 7, connected->size() - local_at - 8));
+  // The handshake happened inside the sender's connect(), and the connection
+  // then waited in the queue at least as long as the test held the receiver.
+  CHECK(c["handshake_ns"].get<uint64_t>() < sent_at - started_at);
+  CHECK(c["accept_delay_ns"].get<uint64_t>() >= resumed_at - sent_at);
   check_kernel_completed(c);
+  check_completion_facts(c, t, s.pid());
+  if (t.name == "loopback") {
+    // On loopback the sender's own transmit runs the receiving softirq: the
+    // context the kernel borrowed is the sender's.
+    CHECK(c["borrowed_role"] == "client");
+    CHECK(c["borrowed_pid"] == s.pid());
+    CHECK(c["borrowed_comm"] == "sender");
+  }
+  check_backends(c, true);
   if (t.name == "veth") {
     // Two hosts: the server's side of the handshake is in the receiver's
     // namespace, the client's in the sender's.
@@ -279,7 +352,12 @@ TEST_CASE("a receiver waiting in accept() is blocked_in_accept when the handshak
   CHECK(c["outcome"] == "accepted");
   CHECK(c["queue_len"] == 1);
   CHECK(c["accept_ts_ns"].get<uint64_t>() >= c["established_ts_ns"].get<uint64_t>());
+  auto accepted = r.wait_stdout("accept fd=");
+  REQUIRE(accepted);
+  CHECK(c["accept_fd"] == std::stoi(accepted->substr(accepted->find("accept fd=") + 10)));
   check_kernel_completed(c);
+  check_completion_facts(c, t, s.pid());
+  check_backends(c, true);
   CHECK(c["verdict"].get<std::string>().find("was blocked in accept()") != std::string::npos);
 }
 
@@ -312,6 +390,8 @@ TEST_CASE("a receiver held by a debugger (ptrace stop) is traced when the kernel
   CHECK(c["listener_state"] == "traced");
   CHECK(c["outcome"] == "accepted");
   check_kernel_completed(c);
+  check_completion_facts(c, t, s.pid());
+  check_backends(c, true);
   CHECK(c["verdict"].get<std::string>().find("was stopped under ptrace (a debugger)") != std::string::npos);
 }
 
@@ -361,7 +441,10 @@ TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and
     CHECK(c["syns_dropped"] == 0);
     CHECK(c["queue_max"] == 1);
     CHECK(c["outcome"] == "accepted");
+    check_backends(c, true);
   }
+  check_completion_facts(c1, t, s1.pid());
+  check_completion_facts(c2, t, s2.pid());
   CHECK(c1["queue_len"] == 1);
   CHECK(c2["queue_len"] == 2);
   // The third: its SYNs were dropped while the queue was full, as often as
@@ -374,6 +457,18 @@ TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and
   CHECK(c3["queue_len"] == 1);
   CHECK(c3["synack_retransmits"] == 0);
   check_kernel_completed(c3);
+  check_completion_facts(c3, t, s3.pid());
+  check_backends(c3, true);
+  // Each dropped SYN is a step saying so, with the full queue then.
+  int dropped_steps = 0;
+  for (const json& step : c3["steps"])
+    if (step["kind"] == "packet" && step["dropped"] == true) {
+      ++dropped_steps;
+      CHECK(step["flags"] == "S");
+      CHECK(step["queue_len"] == 2);
+      CHECK(step["queue_max"] == 1);
+    }
+  CHECK(dropped_steps == dropped);
   CHECK(c3["verdict"].get<std::string>().find("because the accept queue was full (2 queued, backlog 1)") !=
         std::string::npos);
 }
@@ -396,6 +491,9 @@ TEST_CASE("explain -- CMD: the spawned receiver's connection is explained, and i
   CHECK(c["listener_pid"] == l["pid"]);
   CHECK(c["completed_by"] == "kernel");
   CHECK(c["outcome"] == "accepted");
+  CHECK(l["backend"] == record_backend("listen"));
+  check_backends(c, true);
+  check_completion_facts(c, t, std::nullopt);
   // Only the receiver is traced: the sender's connect() is not in its story.
   CHECK(c["client_pid"].is_null());
   CHECK(c["connect_ret"].is_null());

@@ -1,9 +1,11 @@
 // Unit tests for the `explain` renderers: the text ladder, JSON Lines and
 // Mermaid. The stories are built by hand; ladders and diagrams are compared
 // whole, byte for byte, and every JSON record is parsed back and compared
-// whole, so a missing, extra or mistyped field fails. The verdict and the
-// one-sentence descriptions are the tracker's wording, not the renderers',
-// so they are computed here rather than written out.
+// whole, so a missing, extra or mistyped field fails. The steps are facts
+// (a kind and its numbers), as the tracker makes them; their texts, the
+// verdict and the one-sentence descriptions are render/story_words', tested
+// whole in story_words_test.cpp, so the verdicts are computed here rather
+// than written out.
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
@@ -14,20 +16,25 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
 #include "render/mermaid_renderer.hpp"
+#include "render/story_words.hpp"
 #include "track/story.hpp"
 
 using nlohmann::json;
+using sockscope::events::Backend;
 using sockscope::events::ExecCtx;
+using sockscope::render::describe;
 using sockscope::render::ExplainJsonRenderer;
 using sockscope::render::ExplainRenderer;
 using sockscope::render::ExplainSummary;
 using sockscope::render::LadderRenderer;
 using sockscope::render::MermaidRenderer;
+using sockscope::render::verdict;
 using namespace sockscope::track;
 
 namespace {
@@ -42,16 +49,34 @@ Endpoint v4(const char* ip, uint16_t port) {
   return e;
 }
 
-Step step(uint64_t ts, Lane lane, std::string text, ExecCtx ctx, uint32_t cpu, Task task,
+Step step(uint64_t ts, Lane lane, StepKind kind, ExecCtx ctx, uint32_t cpu, Task task,
           Step::Arrow arrow = Step::Arrow::None) {
   Step s;
   s.ts_ns = ts;
+  s.kind = kind;
   s.lane = lane;
   s.arrow = arrow;
-  s.text = std::move(text);
   s.ctx = ctx;
   s.cpu = cpu;
   s.task = std::move(task);
+  return s;
+}
+Step packet(uint64_t ts, uint8_t flags, uint32_t cpu, Task task, Step::Arrow arrow) {
+  Step s = step(ts, Lane::Kernel, StepKind::Packet, ExecCtx::Softirq, cpu, std::move(task), arrow);
+  s.tcp_flags = flags;
+  return s;
+}
+Step with_queue(Step s, uint32_t len, uint32_t max) {
+  s.queue_len = len;
+  s.queue_max = max;
+  return s;
+}
+Step with_ret(Step s, int64_t ret) {
+  s.ret = ret;
+  return s;
+}
+Step with_backend(Step s, Backend b) {
+  s.backend = b;
   return s;
 }
 
@@ -66,6 +91,7 @@ Listener listener() {
   l.backlog = 128;
   l.listen_ns = 1000000000;
   l.sock = 0xffff888012345678ULL;
+  l.backend = Backend::Fentry;
   return l;
 }
 
@@ -100,17 +126,20 @@ Connection paused() {
   c.bytes_before_accept = 5;
   c.rx_ifname = "lo";
   c.last_ns = c.accept_ns;
+  c.backends = {Backend::SockOps, Backend::Fentry, Backend::Kprobe};
   const auto P = ExecCtx::Process;
   const auto S = ExecCtx::Softirq;
+  using K = StepKind;
+  using A = Step::Arrow;
   c.steps = {
-      step(2000000000, Lane::Client, "connect() to 127.0.0.1:10000", P, 1, kSender),
-      step(2000010000, Lane::Kernel, "SYN", S, 1, kSender, Step::Arrow::ToServer),
-      step(2000025000, Lane::Kernel, "request socket (SYN_RECV), queue 0/128", S, 1, kSender),
-      step(2000031000, Lane::Kernel, "SYN-ACK", S, 1, kSender, Step::Arrow::ToClient),
-      step(2000048000, Lane::Kernel, "ACK", S, 1, kSender, Step::Arrow::ToServer),
-      step(2000062000, Lane::Kernel, "child ESTABLISHED, queued 1/128", S, 1, kSender),
-      step(2000080000, Lane::Client, "connect() = 0", P, 1, kSender),
-      step(7210123456, Lane::Server, "accept() = 4", P, 0, kReceiver),
+      step(2000000000, Lane::Client, K::ConnectEnter, P, 1, kSender),
+      packet(2000010000, 0x02, 1, kSender, A::ToServer),
+      with_backend(with_queue(step(2000025000, Lane::Kernel, K::SynRecv, S, 1, kSender), 0, 128), Backend::SockOps),
+      packet(2000031000, 0x12, 1, kSender, A::ToClient),
+      packet(2000048000, 0x10, 1, kSender, A::ToServer),
+      with_backend(with_queue(step(2000062000, Lane::Kernel, K::Established, S, 1, kSender), 1, 128), Backend::Fentry),
+      with_ret(step(2000080000, Lane::Client, K::ConnectExit, P, 1, kSender), 0),
+      with_ret(step(7210123456, Lane::Server, K::AcceptExit, P, 0, kReceiver), 4),
   };
   return c;
 }
@@ -133,13 +162,17 @@ Connection refused() {
   const Task client{6000, "sender"};
   const Task idle{0, "swapper/0"};
   const auto P = ExecCtx::Process;
-  const auto S = ExecCtx::Softirq;
+  using K = StepKind;
+  using A = Step::Arrow;
+  Step closed = step(3000030000, Lane::Client, K::ClientState, P, 0, client);
+  closed.old_state = 2;  // SYN_SENT
+  closed.new_state = 7;  // CLOSE
   c.steps = {
-      step(3000000000, Lane::Client, "connect() to 127.0.0.1:10001", P, 0, client),
-      step(3000010000, Lane::Kernel, "SYN", S, 0, client, Step::Arrow::ToServer),
-      step(3000015000, Lane::Kernel, "no listener: RST", S, 0, idle),
-      step(3000020000, Lane::Kernel, "RST-ACK", S, 0, idle, Step::Arrow::ToClient),
-      step(3000041000, Lane::Client, "connect() = -111 ECONNREFUSED", P, 0, client),
+      step(3000000000, Lane::Client, K::ConnectEnter, P, 0, client),
+      packet(3000010000, 0x02, 0, client, A::ToServer),
+      packet(3000020000, 0x14, 0, idle, A::ToClient),
+      closed,
+      with_ret(step(3000041000, Lane::Client, K::ConnectExit, P, 0, client), -111),
   };
   return c;
 }
@@ -183,12 +216,12 @@ TEST_CASE("ladder: the paused receiver's connection, exact", "[explain][ladder]"
   // clang-format off
   const std::string ladder = R"(connection 127.0.0.1:51946 -> 127.0.0.1:10000 (accepted)
        time  client pid 5151 sender        kernel (server host)                                    server pid 4242 receiver
-   +0.000ms  connect() to 127.0.0.1:10000
+   +0.000ms  connect() begins
    +0.010ms  --- SYN --------------------------------------------------------------------------->
-   +0.025ms                                request socket (SYN_RECV), queue 0/128 [softirq cpu1 sender]
+   +0.025ms                                SYN_RECV: request socket made [softirq cpu1 sender]
    +0.031ms  <-- SYN-ACK ------------------------------------------------------------------------
    +0.048ms  --- ACK --------------------------------------------------------------------------->
-   +0.062ms                                child ESTABLISHED, queued 1/128 [softirq cpu1 sender]
+   +0.062ms                                ESTABLISHED: child queued (1 of 128) [softirq cpu1 sender]
    +0.080ms  connect() = 0
 +5210.123ms                                                                                        accept() = 4
 )";
@@ -196,17 +229,38 @@ TEST_CASE("ladder: the paused receiver's connection, exact", "[explain][ladder]"
   CHECK(out == ladder + "verdict: " + verdict(c) + "\n\n");
 }
 
-TEST_CASE("ladder: a refused connection, kernel work in the idle task", "[explain][ladder]") {
+TEST_CASE("ladder: a refused connection, the RST from the idle task", "[explain][ladder]") {
   const Connection c = refused();
   const std::string out = render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(c); });
   // clang-format off
   const std::string ladder = R"(connection 127.0.0.1:40000 -> 127.0.0.1:10001 (refused)
        time  client pid 6000 sender        kernel (server host)                                    server
-   +0.000ms  connect() to 127.0.0.1:10001
+   +0.000ms  connect() begins
    +0.010ms  --- SYN --------------------------------------------------------------------------->
-   +0.015ms                                no listener: RST [softirq cpu0 idle]
-   +0.020ms  <-- RST-ACK ------------------------------------------------------------------------
-   +0.041ms  connect() = -111 ECONNREFUSED
+   +0.020ms  <-- RST ----------------------------------------------------------------------------
+   +0.030ms  SYN_SENT -> CLOSE
+   +0.041ms  connect() = -1 ECONNREFUSED
+)";
+  // clang-format on
+  CHECK(out == ladder + "verdict: " + verdict(c) + "\n\n");
+}
+
+TEST_CASE("ladder: a kernel step names the task it borrowed: the idle task, or a pid without a name",
+          "[explain][ladder]") {
+  Connection c = refused();
+  c.outcome = Outcome::Pending;
+  c.connect_ret.reset();
+  Step retransmit = step(3000000000, Lane::Kernel, StepKind::SynackRetransmit, ExecCtx::Softirq, 0, {0, "swapper/0"});
+  Step child = step(3001000000, Lane::Kernel, StepKind::ChildState, ExecCtx::Irq, 2, {77, ""});
+  child.old_state = 1;
+  child.new_state = 7;
+  c.steps = {retransmit, child};
+  const std::string out = render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(c); });
+  // clang-format off
+  const std::string ladder = R"(connection 127.0.0.1:40000 -> 127.0.0.1:10001 (pending)
+       time  client pid 6000 sender        kernel (server host)                                    server
+   +0.000ms                                SYN-ACK timer: retransmit [softirq cpu0 idle]
+   +1.000ms                                child ESTABLISHED -> CLOSE [irq cpu2 pid 77]
 )";
   // clang-format on
   CHECK(out == ladder + "verdict: " + verdict(c) + "\n\n");
@@ -244,32 +298,35 @@ TEST_CASE("mermaid: the paused receiver's connection, exact", "[explain][mermaid
 participant C as client 127.0.0.1:51946 (pid 5151 sender)
 participant K as kernel (server host)
 participant S as server 127.0.0.1:10000 (pid 4242 receiver)
-Note over C: +0.000 ms connect() to 127.0.0.1:10000
+Note over C: +0.000 ms connect() begins
 C->>K: SYN
-Note over K: +0.025 ms request socket (SYN_RECV), queue 0/128 [softirq cpu1]
+Note over K: +0.025 ms SYN_RECV: request socket made [softirq cpu1]
 K->>C: SYN-ACK
 C->>K: ACK
-Note over K: +0.062 ms child ESTABLISHED, queued 1/128 [softirq cpu1]
+Note over K: +0.062 ms ESTABLISHED: child queued (1 of 128) [softirq cpu1]
 Note over C: +0.080 ms connect() = 0
 Note over S: +5210.123 ms accept() = 4
 )";
   CHECK(out == diagram + "Note over C,S: " + MermaidRenderer::sanitize(verdict(c)) + "\n\n");
+  // The verdict's ';' would end the statement.
+  CHECK(verdict(c).find("; 5 bytes had already arrived.") != std::string::npos);
+  CHECK(out.find(", 5 bytes had already arrived.") != std::string::npos);
+  CHECK(out.find(';') == std::string::npos);
 }
 
 TEST_CASE("mermaid: refused, no listener, unsafe characters", "[explain][mermaid]") {
   Connection c = refused();
   c.client_task = Task{6000, "odd;comm#1"};
-  c.steps[2].text = "no listener;\nRST #1";
   const std::string out = render_with<MermaidRenderer>([&](ExplainRenderer& r) { r.connection(c); });
   const std::string diagram = R"(sequenceDiagram
 participant C as client 127.0.0.1:40000 (pid 6000 odd,comm 1)
 participant K as kernel (server host)
 participant S as server 127.0.0.1:10001
-Note over C: +0.000 ms connect() to 127.0.0.1:10001
+Note over C: +0.000 ms connect() begins
 C->>K: SYN
-Note over K: +0.015 ms no listener, RST  1 [softirq cpu0]
-K->>C: RST-ACK
-Note over C: +0.041 ms connect() = -111 ECONNREFUSED
+K->>C: RST
+Note over C: +0.030 ms SYN_SENT -> CLOSE
+Note over C: +0.041 ms connect() = -1 ECONNREFUSED
 )";
   CHECK(out == diagram + "Note over C,S: " + MermaidRenderer::sanitize(verdict(c)) + "\n\n");
 }
@@ -299,6 +356,7 @@ TEST_CASE("explain json: listen", "[explain][json]") {
                   {"pid", 4242},
                   {"comm", "receiver"},
                   {"backlog", 128},
+                  {"backend", "fentry"},
                   {"explanation", describe(l)}});
 }
 
@@ -331,13 +389,19 @@ TEST_CASE("explain json: bind conflicts, with and without a known holder", "[exp
 TEST_CASE("explain json: the paused receiver's connection, every field", "[explain][json]") {
   const Connection c = paused();
   const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
-  const auto st = [](uint64_t ts, const char* lane, const char* text, const char* ctx, uint32_t cpu, uint32_t pid,
-                     const char* comm) {
-    json packet = nullptr;
-    if (std::string_view(text) == "SYN" || std::string_view(text) == "ACK") packet = "to_server";
-    if (std::string_view(text) == "SYN-ACK") packet = "to_client";
-    return json{{"ts_ns", ts}, {"lane", lane}, {"packet", packet}, {"text", text},
-                {"ctx", ctx},  {"cpu", cpu},   {"pid", pid},       {"comm", comm}};
+  // A step's common keys; its kind's own are added by the caller.
+  const auto st = [](uint64_t ts, const char* kind, const char* lane, json packet, const char* text, const char* ctx,
+                     uint32_t cpu, uint32_t pid, const char* comm, const char* backend, json own = json::object()) {
+    json s{{"ts_ns", ts}, {"kind", kind}, {"lane", lane}, {"packet", packet}, {"text", text},
+           {"ctx", ctx},  {"cpu", cpu},   {"pid", pid},   {"comm", comm},     {"backend", backend}};
+    s.update(own);
+    return s;
+  };
+  const json no_drop{{"len", 0}, {"dropped", false}, {"queue_len", nullptr}, {"queue_max", nullptr}};
+  const auto pkt = [&](const char* flags) {
+    json own = no_drop;
+    own["flags"] = flags;
+    return own;
   };
   const json expected{
       {"type", "connection"},
@@ -352,6 +416,7 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"cpu", 1},
       {"borrowed_pid", 5151},
       {"borrowed_comm", "sender"},
+      {"borrowed_role", "client"},
       {"rx_ifname", "lo"},
       {"listener_pid", 4242},
       {"listener_comm", "receiver"},
@@ -372,17 +437,25 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"queue_len_after_accept", 0},
       {"bytes_before_accept", 5},
       {"accept_fd", 4},
+      {"backends", {{"syn_recv", "sock_ops"}, {"established", "fentry"}, {"accept", "kprobe"}}},
       {"verdict", verdict(c)},
-      {"steps", json::array({
-                    st(2000000000, "client", "connect() to 127.0.0.1:10000", "process", 1, 5151, "sender"),
-                    st(2000010000, "kernel", "SYN", "softirq", 1, 5151, "sender"),
-                    st(2000025000, "kernel", "request socket (SYN_RECV), queue 0/128", "softirq", 1, 5151, "sender"),
-                    st(2000031000, "kernel", "SYN-ACK", "softirq", 1, 5151, "sender"),
-                    st(2000048000, "kernel", "ACK", "softirq", 1, 5151, "sender"),
-                    st(2000062000, "kernel", "child ESTABLISHED, queued 1/128", "softirq", 1, 5151, "sender"),
-                    st(2000080000, "client", "connect() = 0", "process", 1, 5151, "sender"),
-                    st(7210123456, "server", "accept() = 4", "process", 0, 4242, "receiver"),
-                })},
+      {"steps",
+       json::array({
+           st(2000000000, "connect_enter", "client", nullptr, "connect() begins", "process", 1, 5151, "sender",
+              "tracepoint"),
+           st(2000010000, "packet", "kernel", "to_server", "SYN", "softirq", 1, 5151, "sender", "tracepoint", pkt("S")),
+           st(2000025000, "syn_recv", "kernel", nullptr, "SYN_RECV: request socket made", "softirq", 1, 5151, "sender",
+              "sock_ops", {{"queue_len", 0}, {"queue_max", 128}}),
+           st(2000031000, "packet", "kernel", "to_client", "SYN-ACK", "softirq", 1, 5151, "sender", "tracepoint",
+              pkt("S.")),
+           st(2000048000, "packet", "kernel", "to_server", "ACK", "softirq", 1, 5151, "sender", "tracepoint", pkt(".")),
+           st(2000062000, "established", "kernel", nullptr, "ESTABLISHED: child queued (1 of 128)", "softirq", 1, 5151,
+              "sender", "fentry", {{"queue_len", 1}, {"queue_max", 128}}),
+           st(2000080000, "connect_exit", "client", nullptr, "connect() = 0", "process", 1, 5151, "sender",
+              "tracepoint", {{"ret", 0}, {"errno", nullptr}}),
+           st(7210123456, "accept_exit", "server", nullptr, "accept() = 4", "process", 0, 4242, "receiver",
+              "tracepoint", {{"ret", 4}, {"errno", nullptr}}),
+       })},
   };
   CHECK(j == expected);
   // Equality above does not tell numbers from strings' look-alikes; spot-check types.
@@ -390,17 +463,21 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
   CHECK(j.at("connect_ret").is_number_integer());
   CHECK(j.at("steps").is_array());
   CHECK(j.at("verdict").is_string());
+  CHECK(j.at("steps")[7].at("ret").is_number_integer());
+  CHECK(j.at("steps")[1].at("len").is_number_integer());
+  CHECK(j.at("steps")[1].at("dropped").is_boolean());
 }
 
 TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][json]") {
   const Connection c = refused();
   const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
-  for (const char* k : {"ctx", "cpu", "borrowed_pid", "borrowed_comm", "listener_pid", "listener_comm",
+  for (const char* k : {"ctx", "cpu", "borrowed_pid", "borrowed_comm", "borrowed_role", "listener_pid", "listener_comm",
                         "established_ts_ns", "accept_ts_ns", "handshake_ns", "accept_delay_ns",
                         "queue_len_after_accept", "bytes_before_accept", "accept_fd"}) {
     INFO(k);
     CHECK(j.at(k).is_null());
   }
+  CHECK(j.at("backends") == json{{"syn_recv", nullptr}, {"established", nullptr}, {"accept", nullptr}});
   CHECK(j.at("outcome") == "refused");
   CHECK(j.at("completed_by") == "none");
   CHECK(j.at("listener_state") == "unknown");
@@ -414,16 +491,109 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
   CHECK(j.at("verdict") == verdict(c));
   REQUIRE(j.at("steps").size() == 5);
   CHECK(j.at("steps")[1].at("packet") == "to_server");
-  CHECK(j.at("steps")[3].at("packet") == "to_client");
-  CHECK(j.at("steps")[2] == json{{"ts_ns", 3000015000u},
+  CHECK(j.at("steps")[2] == json{{"ts_ns", 3000020000u},
+                                 {"kind", "packet"},
                                  {"lane", "kernel"},
-                                 {"packet", nullptr},
-                                 {"text", "no listener: RST"},
+                                 {"packet", "to_client"},
+                                 {"text", "RST"},
                                  {"ctx", "softirq"},
                                  {"cpu", 0},
                                  {"pid", 0},
-                                 {"comm", "swapper/0"}});
-  CHECK(j.size() == 34);  // the same keys as an accepted connection's record
+                                 {"comm", "swapper/0"},
+                                 {"backend", "tracepoint"},
+                                 {"flags", "R."},
+                                 {"len", 0},
+                                 {"dropped", false},
+                                 {"queue_len", nullptr},
+                                 {"queue_max", nullptr}});
+  CHECK(j.at("steps")[3] == json{{"ts_ns", 3000030000u},
+                                 {"kind", "client_state"},
+                                 {"lane", "client"},
+                                 {"packet", nullptr},
+                                 {"text", "SYN_SENT -> CLOSE"},
+                                 {"ctx", "process"},
+                                 {"cpu", 0},
+                                 {"pid", 6000},
+                                 {"comm", "sender"},
+                                 {"backend", "tracepoint"},
+                                 {"old_state", "SYN_SENT"},
+                                 {"new_state", "CLOSE"}});
+  // A failed call: its return value and the errno's name.
+  CHECK(j.at("steps")[4].at("kind") == "connect_exit");
+  CHECK(j.at("steps")[4].at("text") == "connect() = -1 ECONNREFUSED");
+  CHECK(j.at("steps")[4].at("ret") == -111);
+  CHECK(j.at("steps")[4].at("errno") == "ECONNREFUSED");
+  CHECK(j.size() == 36);  // the same keys as an accepted connection's record
+}
+
+TEST_CASE("explain json: each step kind's own fields", "[explain][json]") {
+  // The kinds the two stories above do not have.
+  Connection c = paused();
+  using K = StepKind;
+  const Task t{4242, "receiver"};
+  Step closed = step(1, Lane::Server, K::ListenerClosed, ExecCtx::Process, 0, t);
+  Step child = step(2, Lane::Kernel, K::ChildState, ExecCtx::Softirq, 0, t);
+  child.old_state = 1;
+  child.new_state = 8;
+  Step retransmit = with_queue(step(3, Lane::Kernel, K::SynackRetransmit, ExecCtx::Softirq, 0, t), 2, 128);
+  Step waiting = step(4, Lane::Server, K::AcceptEnter, ExecCtx::Process, 0, t);
+  Step dequeued = step(5, Lane::Kernel, K::Dequeued, ExecCtx::Process, 0, t);
+  dequeued.queue_len = 3;
+  dequeued.queue_max = 128;
+  dequeued.bytes_waiting = 13;
+  Step dropped = packet(6, 0x02, 0, t, Step::Arrow::ToServer);
+  dropped.syn_dropped = true;
+  dropped.queue_len = 129;
+  dropped.queue_max = 128;
+  Step data = packet(7, 0x18, 0, t, Step::Arrow::ToServer);
+  data.payload_len = 1448;
+  c.steps = {closed, child, retransmit, waiting, dequeued, dropped, data};
+  const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
+  const json& steps = j.at("steps");
+  REQUIRE(steps.size() == 7);
+  const std::vector<std::string> common = {"ts_ns", "kind", "lane", "packet", "text",
+                                           "ctx",   "cpu",  "pid",  "comm",   "backend"};
+  auto own = [&](const json& s) {
+    json o = s;
+    for (const auto& k : common) {
+      INFO(k);
+      CHECK(o.contains(k));
+      o.erase(k);
+    }
+    return o;
+  };
+  CHECK(steps[0].at("kind") == "listener_closed");
+  CHECK(own(steps[0]) == json::object());
+  CHECK(steps[1].at("kind") == "child_state");
+  CHECK(steps[1].at("text") == "child ESTABLISHED -> CLOSE_WAIT");
+  CHECK(own(steps[1]) == json{{"old_state", "ESTABLISHED"}, {"new_state", "CLOSE_WAIT"}});
+  CHECK(steps[2].at("kind") == "synack_retransmit");
+  CHECK(own(steps[2]) == json{{"queue_len", 2}, {"queue_max", 128}});
+  CHECK(steps[3].at("kind") == "accept_enter");
+  CHECK(own(steps[3]) == json::object());
+  CHECK(steps[4].at("kind") == "dequeued");
+  CHECK(steps[4].at("text") == "dequeued (3 left), 13 bytes waiting");
+  CHECK(own(steps[4]) == json{{"queue_len", 3}, {"queue_max", 128}, {"bytes_waiting", 13}});
+  CHECK(steps[5].at("text") == "SYN, dropped: accept queue full (129 queued, backlog 128)");
+  CHECK(own(steps[5]) == json{{"flags", "S"}, {"len", 0}, {"dropped", true}, {"queue_len", 129}, {"queue_max", 128}});
+  CHECK(steps[6].at("text") == "ACK + 1448 bytes");
+  CHECK(own(steps[6]) ==
+        json{{"flags", "P."}, {"len", 1448}, {"dropped", false}, {"queue_len", nullptr}, {"queue_max", nullptr}});
+}
+
+TEST_CASE("explain json: the borrowed task's role, by its name", "[explain][json]") {
+  Connection c = paused();
+  const std::pair<Task, const char*> rows[] = {
+      {{5151, "sender"}, "client"},           {{0, "swapper/1"}, "idle_task"}, {{15, "ksoftirqd/1"}, "ksoftirqd"},
+      {{4242, "receiver"}, "listener_owner"}, {{99, "make"}, "other"},
+  };
+  for (const auto& [task, role] : rows) {
+    CAPTURE(role);
+    c.borrowed = task;
+    const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
+    CHECK(j.at("borrowed_role") == role);
+    CHECK(j.at("borrowed_pid") == task.pid);
+  }
 }
 
 TEST_CASE("explain json: established, not accepted, first SYN and client unseen", "[explain][json]") {
@@ -445,8 +615,9 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
   CHECK(j.at("ctx") == "softirq");
   CHECK(j.at("cpu") == 1);
   CHECK(j.at("borrowed_pid") == 5151);
+  CHECK(j.at("borrowed_role") == "other");  // the client unseen: the sender is not known to be it
   CHECK(j.at("steps") == json::array());
-  CHECK(j.size() == 34);
+  CHECK(j.size() == 36);
 }
 
 TEST_CASE("explain json: summary", "[explain][json]") {

@@ -13,6 +13,8 @@
 #include "event_builder.hpp"
 #include "events/event.hpp"
 #include "render/json_renderer.hpp"
+#include "render/json_writer.hpp"
+#include "render/renderer.hpp"
 
 using nlohmann::json;
 using sockscope::events::Event;
@@ -357,4 +359,20 @@ TEST_CASE("json: summary record", "[json]") {
                     {"lost_total", 10},
                     {"lost", {{"ringbuf_full", 1}, {"inflight_full", 2}, {"tracked_full", 3}, {"undecodable", 4}}}});
   }
+}
+
+TEST_CASE("json: write_summary, the one writer of the counts, inside any object", "[json]") {
+  // Trace's summary record and explain's both write their counts with it.
+  std::string out;
+  sockscope::render::JsonWriter w(out);
+  w.begin_object();
+  w.field("type", "summary");
+  Summary s;
+  s.events = 7;
+  s.lost = LossCounts{1, 0, 20, 3};
+  sockscope::render::write_summary(w, s);
+  w.field("after", true);
+  w.end_object();
+  CHECK(out == R"({"type":"summary","events":7,"lost_total":24,)"
+               R"("lost":{"ringbuf_full":1,"inflight_full":0,"tracked_full":20,"undecodable":3},"after":true})");
 }

@@ -147,6 +147,147 @@ TEST_CASE("JsonWriter: empty object and appending to existing content", "[json_w
   CHECK(out == "prefix {}");
 }
 
+TEST_CASE("JsonWriter: arrays, exact", "[json_writer][array]") {
+  SECTION("empty, at the top") {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
+    w.end_array();
+    CHECK(w.depth() == 0);
+    CHECK(out == "[]");
+  }
+  SECTION("every kind of value as an element, commas between them only") {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_array();
+    w.value("a");
+    w.value(1);
+    w.value(std::int64_t{-2});
+    w.value(std::uint64_t{3});
+    w.value(4u);
+    w.value(std::uint16_t{5});
+    w.value(true);
+    w.null();
+    w.value(0.5, 1);
+    w.value(std::numeric_limits<double>::quiet_NaN(), 1);  // null, still an element
+    w.value(static_cast<const char*>(nullptr));            // null too
+    w.end_array();
+    CHECK(out == R"(["a",1,-2,3,4,5,true,null,0.5,null,null])");
+  }
+  SECTION("objects and arrays in arrays, arrays as values of keys") {
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object();
+    w.field("before", 1);
+    w.key("empty");
+    w.begin_array_value();
+    w.end_array();
+    w.key("steps");
+    w.begin_array_value();
+    w.begin_object();
+    w.field("kind", "packet");
+    w.key("flags");
+    w.begin_array_value();
+    w.value("S");
+    w.value(".");
+    w.end_array();
+    w.end_object();
+    w.begin_object();
+    w.end_object();
+    w.begin_array();
+    w.begin_array();
+    w.end_array();
+    w.value(7);
+    w.end_array();
+    w.end_array();
+    w.key("object");
+    w.begin_object_value();
+    w.field("x", 1);
+    w.end_object();
+    w.field("after", 2);
+    w.end_object();
+    CHECK(w.depth() == 0);
+    CHECK(out == R"({"before":1,"empty":[],"steps":[{"kind":"packet","flags":["S","."]},{},[[],7]],)"
+                 R"("object":{"x":1},"after":2})");
+  }
+  SECTION("begin_object() as a key's value is the same as begin_object_value()") {
+    std::string a, b;
+    JsonWriter wa(a), wb(b);
+    wa.begin_object();
+    wa.key("k");
+    wa.begin_object();
+    wa.end_object();
+    wa.key("l");
+    wa.begin_array();
+    wa.end_array();
+    wa.end_object();
+    wb.begin_object();
+    wb.key("k");
+    wb.begin_object_value();
+    wb.end_object();
+    wb.key("l");
+    wb.begin_array_value();
+    wb.end_array();
+    wb.end_object();
+    CHECK(a == b);
+    CHECK(a == R"({"k":{},"l":[]})");
+  }
+}
+
+TEST_CASE("JsonWriter: arrays round-trip through nlohmann-json", "[json_writer][array]") {
+  // Strings of every awkward kind, numbers at their limits, nesting to the
+  // limit: what the writer makes must parse to what was put in.
+  const std::vector<std::string> strings = {
+      "", "plain", "quote\"back\\slash", "ctl\x01\x1f\x7f", "caf\xC3\xA9", std::string("nul\0byte", 8)};
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  w.key("strings");
+  w.begin_array_value();
+  for (const auto& s : strings) w.value(s);
+  w.end_array();
+  w.key("numbers");
+  w.begin_array_value();
+  w.value(std::numeric_limits<std::int64_t>::min());
+  w.value(std::numeric_limits<std::uint64_t>::max());
+  w.value(0);
+  w.end_array();
+  w.key("records");
+  w.begin_array_value();
+  for (int i = 0; i < 3; ++i) {
+    w.begin_object();
+    w.field("i", i);
+    w.key("tags");
+    w.begin_array_value();
+    for (int k = 0; k < i; ++k) w.value(k);
+    w.end_array();
+    w.end_object();
+  }
+  w.end_array();
+  // Arrays nested to kMaxDepth with the object: [[[[...]]]]
+  w.key("deep");
+  for (int d = 1; d < JsonWriter::kMaxDepth; ++d) w.begin_array();
+  CHECK(w.depth() == JsonWriter::kMaxDepth);
+  w.value("bottom");
+  for (int d = 1; d < JsonWriter::kMaxDepth; ++d) w.end_array();
+  w.end_object();
+  CHECK(w.depth() == 0);
+
+  const auto j = nlohmann::json::parse(out);
+  CHECK(j.at("strings") == nlohmann::json(strings));
+  CHECK(j.at("numbers")[0].get<std::int64_t>() == std::numeric_limits<std::int64_t>::min());
+  CHECK(j.at("numbers")[1].get<std::uint64_t>() == std::numeric_limits<std::uint64_t>::max());
+  CHECK(j.at("numbers")[2] == 0);
+  CHECK(j.at("records") == nlohmann::json::parse(R"([{"i":0,"tags":[]},{"i":1,"tags":[0]},{"i":2,"tags":[0,1]}])"));
+  const nlohmann::json* cur = &j.at("deep");
+  for (int d = 1; d < JsonWriter::kMaxDepth; ++d) {
+    REQUIRE(cur->is_array());
+    REQUIRE(cur->size() == 1);
+    cur = &(*cur)[0];
+  }
+  CHECK(*cur == "bottom");
+}
+
 TEST_CASE("JsonWriter: integers", "[json_writer]") {
   std::string out;
   JsonWriter w(out);

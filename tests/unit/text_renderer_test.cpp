@@ -303,34 +303,6 @@ TEST_CASE("text: details for every kind", "[text]") {
   }
 }
 
-TEST_CASE("text: human_duration", "[text]") {
-  struct Row {
-    uint64_t ns;
-    const char* text;
-  };
-  const Row row = GENERATE(values<Row>({
-      {0, "0ns"},
-      {12, "12ns"},
-      {999, "999ns"},
-      {1000, "1.0us"},
-      {1500, "1.5us"},
-      {3449, "3.4us"},
-      {54100, "54.1us"},
-      {999949, "999.9us"},
-      // The unit is chosen after rounding: just below a boundary reads as the larger unit.
-      {999950, "1.0ms"},
-      {999999999, "1.00s"},
-      {1000000, "1.0ms"},
-      {80100000, "80.1ms"},
-      {999949999, "999.9ms"},
-      {1000000000, "1.00s"},
-      {5210000000, "5.21s"},
-      {3600000000000, "3600.00s"},
-  }));
-  CAPTURE(row.ns);
-  CHECK(TextRenderer::human_duration(row.ns) == row.text);
-}
-
 TEST_CASE("text: summary", "[text]") {
   SECTION("no losses") {
     std::ostringstream os;

@@ -10,6 +10,7 @@
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
 #include "render/mermaid_renderer.hpp"
+#include "render/story_words.hpp"
 #include "track/tracker.hpp"
 
 namespace sockscope::cli {
@@ -80,7 +81,7 @@ int run_explain(const ExplainOptions& opts) {
   render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted};
   renderer->summary(summary);
   std::cout.flush();
-  using track::plural;
+  using render::plural;
   std::cerr << fmt::format(
       "sockscope: {}; explained {}, {}, {}{}\n", render::describe(r.summary), plural(listens, "listen", "listens"),
       plural(failed_binds, "failed bind", "failed binds"), plural(summary.connections, "connection", "connections"),

@@ -1,15 +1,19 @@
 #include "render/explain_json_renderer.hpp"
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "events/names.hpp"
 #include "render/json_writer.hpp"
+#include "render/story_words.hpp"
 
 namespace sockscope::render {
 
 using track::Connection;
 using track::Lane;
 using track::Step;
+using track::StepKind;
 
 namespace {
 
@@ -38,32 +42,70 @@ void task_fields(JsonWriter& w, std::string_view pid_key, std::string_view comm_
   field_or_null(w, comm_key, t != nullptr, t ? std::string_view(t->comm) : std::string_view());
 }
 
-// JsonWriter has no arrays: the brackets and commas are written here, and each
-// element is an object opened on the same writer (begin_object() writes no
-// comma of its own), so the enclosing object's member state is untouched.
-void steps_array(JsonWriter& w, std::string& out, const Connection& c) {
+void backend_or_null(JsonWriter& w, std::string_view k, const std::optional<events::Backend>& b) {
+  field_or_null(w, k, b.has_value(), events::backend_name(b.value_or(events::Backend::Tracepoint)));
+}
+
+// A step's own numbers, by kind: every step of a kind has the same keys.
+void step_facts(JsonWriter& w, const Step& s) {
+  switch (s.kind) {
+    case StepKind::ChildState:
+    case StepKind::ClientState:
+      w.field("old_state", events::tcp_state_name(s.old_state));
+      w.field("new_state", events::tcp_state_name(s.new_state));
+      break;
+    case StepKind::SynRecv:
+    case StepKind::Established:
+    case StepKind::SynackRetransmit:
+      w.field("queue_len", s.queue_len);
+      w.field("queue_max", s.queue_max);
+      break;
+    case StepKind::ConnectExit:
+    case StepKind::AcceptExit:
+      w.field("ret", s.ret);
+      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(static_cast<int>(-s.ret)) : std::string());
+      break;
+    case StepKind::Dequeued:
+      w.field("queue_len", s.queue_len);
+      w.field("queue_max", s.queue_max);
+      w.field("bytes_waiting", s.bytes_waiting);
+      break;
+    case StepKind::Packet:
+      w.field("flags", events::tcp_flags_string(s.tcp_flags));
+      w.field("len", s.payload_len);
+      w.field("dropped", s.syn_dropped);
+      field_or_null(w, "queue_len", s.syn_dropped, s.queue_len);
+      field_or_null(w, "queue_max", s.syn_dropped, s.queue_max);
+      break;
+    case StepKind::ListenerClosed:
+    case StepKind::ConnectEnter:
+    case StepKind::AcceptEnter: break;
+  }
+}
+
+void steps_array(JsonWriter& w, const Connection& c) {
   w.key("steps");
-  out += '[';
-  bool first = true;
+  w.begin_array_value();
   for (const Step& s : c.steps) {
-    if (!first) out += ',';
-    first = false;
     w.begin_object();
     w.field("ts_ns", s.ts_ns);
+    w.field("kind", track::step_kind_name(s.kind));
     w.field("lane", lane_name(s.lane));
     w.key("packet");  // a packet's direction on the wire; null for calls and kernel steps
     if (s.arrow == Step::Arrow::None)
       w.null();
     else
       w.value(s.arrow == Step::Arrow::ToServer ? "to_server" : "to_client");
-    w.field("text", s.text);
+    w.field("text", step_text(s));
     w.field("ctx", events::ctx_name(s.ctx));
     w.field("cpu", s.cpu);
     w.field("pid", s.task.pid);
     w.field("comm", s.task.comm);
+    w.field("backend", events::backend_name(s.backend));
+    step_facts(w, s);
     w.end_object();
   }
-  out += ']';
+  w.end_array();
 }
 
 }  // namespace
@@ -85,7 +127,8 @@ void ExplainJsonRenderer::listener(const track::Listener& l) {
   w.field("pid", l.owner.pid);
   w.field("comm", l.owner.comm);
   w.field("backlog", l.backlog);
-  w.field("explanation", track::describe(l));
+  w.field("backend", events::backend_name(l.backend));
+  w.field("explanation", describe(l));
   w.end_object();
   flush();
 }
@@ -104,7 +147,7 @@ void ExplainJsonRenderer::bind_conflict(const track::BindConflict& b) {
   w.field("errno", events::errno_name(b.err));
   task_fields(w, "holder_pid", "holder_comm", b.holder ? &*b.holder : nullptr);
   w.field("holder_listening", b.holder_listening);
-  w.field("explanation", track::describe(b));
+  w.field("explanation", describe(b));
   w.end_object();
   flush();
 }
@@ -125,6 +168,7 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   field_or_null(w, "ctx", c.established, events::ctx_name(c.ctx));
   field_or_null(w, "cpu", c.established, c.cpu);
   task_fields(w, "borrowed_pid", "borrowed_comm", c.established ? &c.borrowed : nullptr);
+  field_or_null(w, "borrowed_role", c.established, track::borrowed_role_name(c.borrowed_role()));
   field_or_null(w, "rx_ifname", !c.rx_ifname.empty(), std::string_view(c.rx_ifname));
   task_fields(w, "listener_pid", "listener_comm", c.listener ? &c.listener->owner : nullptr);
   w.field("listener_state", track::owner_state_name(c.listener_state));
@@ -143,8 +187,14 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   field_or_null(w, "queue_len_after_accept", c.accepted, c.queue_len_after_accept);
   field_or_null(w, "bytes_before_accept", c.accepted, c.bytes_before_accept);
   field_or_null(w, "accept_fd", c.accepted, c.accept_fd);
-  w.field("verdict", track::verdict(c));
-  steps_array(w, line_, c);
+  w.key("backends");
+  w.begin_object_value();
+  backend_or_null(w, "syn_recv", c.backends.syn_recv);
+  backend_or_null(w, "established", c.backends.established);
+  backend_or_null(w, "accept", c.backends.accept);
+  w.end_object();
+  w.field("verdict", verdict(c));
+  steps_array(w, c);
   w.end_object();
   flush();
 }
@@ -154,15 +204,7 @@ void ExplainJsonRenderer::summary(const ExplainSummary& s) {
   JsonWriter w(line_);
   w.begin_object();
   w.field("type", "summary");
-  w.field("events", s.trace.events);
-  w.field("lost_total", s.trace.lost.total());
-  w.key("lost");
-  w.begin_object_value();
-  w.field("ringbuf_full", s.trace.lost.ringbuf_full);
-  w.field("inflight_full", s.trace.lost.inflight_full);
-  w.field("tracked_full", s.trace.lost.tracked_full);
-  w.field("undecodable", s.trace.lost.undecodable);
-  w.end_object();
+  write_summary(w, s.trace);
   w.field("connections", s.connections);
   w.field("evicted", s.evicted);
   w.end_object();

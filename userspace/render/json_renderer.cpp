@@ -97,15 +97,7 @@ void JsonRenderer::summary(const Summary& s) {
   w.begin_object();
   w.field("layer", "meta");
   w.field("event", "summary");
-  w.field("events", s.events);
-  w.field("lost_total", s.lost.total());
-  w.key("lost");
-  w.begin_object_value();
-  w.field("ringbuf_full", s.lost.ringbuf_full);
-  w.field("inflight_full", s.lost.inflight_full);
-  w.field("tracked_full", s.lost.tracked_full);
-  w.field("undecodable", s.lost.undecodable);
-  w.end_object();
+  write_summary(w, s);
   w.end_object();
   buf_ += '\n';
   flush();

@@ -99,23 +99,30 @@ void append_json_string_contents(std::string& out, std::string_view bytes) {
   }
 }
 
-void JsonWriter::begin_object() {
+void JsonWriter::open(char bracket, bool array) {
   assert(depth_ < kMaxDepth && "JsonWriter: nesting too deep");
-  out_.push_back('{');
+  separate();
+  out_.push_back(bracket);
   first_[depth_] = true;
+  array_[depth_] = array;
   ++depth_;
 }
 
-void JsonWriter::end_object() {
-  assert(depth_ > 0 && "JsonWriter: end_object without begin_object");
+void JsonWriter::close(char bracket, [[maybe_unused]] bool array) {
+  assert(depth_ > 0 && array_[depth_ - 1] == array && "JsonWriter: end_object/end_array does not match");
   --depth_;
-  out_.push_back('}');
+  out_.push_back(bracket);
 }
 
+void JsonWriter::begin_object() { open('{', false); }
+void JsonWriter::end_object() { close('}', false); }
+void JsonWriter::begin_array() { open('[', true); }
+void JsonWriter::end_array() { close(']', true); }
 void JsonWriter::begin_object_value() { begin_object(); }
+void JsonWriter::begin_array_value() { begin_array(); }
 
 void JsonWriter::key(std::string_view k) {
-  assert(depth_ > 0 && "JsonWriter: key outside of an object");
+  assert(depth_ > 0 && !array_[depth_ - 1] && "JsonWriter: key outside of an object");
   bool& first = first_[depth_ - 1];
   if (!first) out_.push_back(',');
   first = false;
@@ -125,6 +132,7 @@ void JsonWriter::key(std::string_view k) {
 }
 
 void JsonWriter::value(std::string_view s) {
+  separate();
   out_.push_back('"');
   append_json_string_contents(out_, s);
   out_.push_back('"');
@@ -150,12 +158,25 @@ void JsonWriter::write_uint(std::uint64_t v) {
   out_.append(buf, static_cast<std::size_t>(res.ptr - buf));
 }
 
-void JsonWriter::value(std::int64_t v) { write_int(v); }
-void JsonWriter::value(std::uint64_t v) { write_uint(v); }
-void JsonWriter::value(int v) { write_int(v); }
-void JsonWriter::value(unsigned v) { write_uint(v); }
+void JsonWriter::value(std::int64_t v) {
+  separate();
+  write_int(v);
+}
+void JsonWriter::value(std::uint64_t v) {
+  separate();
+  write_uint(v);
+}
+void JsonWriter::value(int v) {
+  separate();
+  write_int(v);
+}
+void JsonWriter::value(unsigned v) {
+  separate();
+  write_uint(v);
+}
 
 void JsonWriter::value(bool b) {
+  separate();
   if (b) {
     out_.append("true", 4);
   } else {
@@ -168,6 +189,7 @@ void JsonWriter::value(double d, int decimals) {
     null();
     return;
   }
+  separate();
   decimals = std::clamp(decimals, 0, 20);
   // Largest finite double in fixed notation: '-' + 309 digits + '.' + 20.
   char buf[352];
@@ -179,6 +201,9 @@ void JsonWriter::value(double d, int decimals) {
   out_.append(buf, static_cast<std::size_t>(res.ptr - buf));
 }
 
-void JsonWriter::null() { out_.append("null", 4); }
+void JsonWriter::null() {
+  separate();
+  out_.append("null", 4);
+}
 
 }  // namespace sockscope::render

@@ -1,4 +1,5 @@
-// JsonWriter: a minimal, allocation-free JSON object writer for JSON Lines.
+// JsonWriter: a minimal, allocation-free JSON writer (objects and arrays)
+// for JSON Lines.
 //
 // Why hand-written instead of a JSON library:
 //   * Hot path: one record is rendered per kernel event.
@@ -15,6 +16,7 @@
 // round-trip the output through nlohmann-json.
 #pragma once
 
+#include <cassert>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -48,14 +50,22 @@ class JsonWriter {
   JsonWriter(const JsonWriter&) = delete;
   JsonWriter& operator=(const JsonWriter&) = delete;
 
-  // '{'. Use for the top-level object; begin_object_value() for a nested
-  // object that is the value of the preceding key(). Nesting is limited to
-  // kMaxDepth levels (checked with assert).
+  // '{'. A value like any other: the top-level object, the value of the
+  // preceding key() (begin_object_value() says so), or an array element.
+  // Nesting of objects and arrays together is limited to kMaxDepth levels
+  // (checked with assert).
   void begin_object();
   void end_object();  // '}'
 
+  // '[': an array, at the top, as the value of the preceding key()
+  // (begin_array_value() says so), or as an element of another. Its
+  // elements are plain value() calls, or begin_object()/begin_array(); the
+  // writer puts the commas between them.
+  void begin_array();
+  void end_array();  // ']'
+
   // Writes `"k":`, preceded by ',' unless it is the first member of the
-  // current object.
+  // current object. Only inside an object (checked with assert).
   void key(std::string_view k);
   // A key written in the source (the hot path's ~30 per record): one copy
   // of a length known when compiling; the compiler folds the check for
@@ -63,6 +73,7 @@ class JsonWriter {
   template <std::size_t N>
   void key(const char (&k)[N]) {
     if (N > 60 || !plain_ascii(std::string_view(k, N - 1))) return key(std::string_view(k, N - 1));
+    assert(depth_ > 0 && !array_[depth_ - 1] && "JsonWriter: key outside of an object");
     char buf[N + 3];
     std::size_t n = 0;
     bool& first = first_[depth_ - 1];
@@ -94,6 +105,7 @@ class JsonWriter {
   // kernel's __u64 is, and which would otherwise be ambiguous).
   template <std::integral T>
   requires(!std::same_as<T, bool>) void value(T v) {
+    separate();
     if constexpr (std::is_signed_v<T>) {
       write_int(static_cast<std::int64_t>(v));
     } else {
@@ -103,8 +115,9 @@ class JsonWriter {
 
   void null();
 
-  // A nested object as the value of the preceding key().
+  // A nested object, or an array, as the value of the preceding key().
   void begin_object_value();
+  void begin_array_value();
 
   // Convenience: field(k, v) == key(k); value(v);
   template <class T>
@@ -118,7 +131,7 @@ class JsonWriter {
     value(v);
   }
 
-  // Current nesting depth (0 when no object is open).
+  // Current nesting depth (0 when no object or array is open).
   int depth() const noexcept { return depth_; }
 
  private:
@@ -129,12 +142,23 @@ class JsonWriter {
     }
     return true;
   }
+  // Before any value: inside an array, the ',' between elements (inside an
+  // object, key() wrote it).
+  void separate() {
+    if (depth_ > 0 && array_[depth_ - 1]) {
+      if (!first_[depth_ - 1]) out_.push_back(',');
+      first_[depth_ - 1] = false;
+    }
+  }
+  void open(char bracket, bool array);
+  void close(char bracket, bool array);
   void write_int(std::int64_t v);
   void write_uint(std::uint64_t v);
 
   std::string& out_;
   int depth_ = 0;
-  bool first_[kMaxDepth] = {};  // first_[d]: no member written yet at depth d+1
+  bool first_[kMaxDepth] = {};  // first_[d]: no member or element written yet at depth d+1
+  bool array_[kMaxDepth] = {};  // array_[d]: depth d+1 is an array, not an object
 };
 
 }  // namespace sockscope::render

@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "events/names.hpp"
+#include "render/duration.hpp"
+#include "render/story_words.hpp"
 
 namespace sockscope::render {
 
@@ -32,14 +34,6 @@ std::string cell(std::string_view text, std::size_t width) {
   return s;
 }
 
-// Milliseconds since the first step, rounded to the microsecond in integers
-// so the same story always prints the same digits. Steps come sorted; a step
-// before the first would be a tracker bug, shown as +0.000 rather than wrapped.
-std::string rel_ms(uint64_t ts, uint64_t t0) {
-  const uint64_t us = ts > t0 ? (ts - t0 + 500) / 1000 : 0;
-  return fmt::format("+{}.{:03}ms", us / 1000, us % 1000);
-}
-
 std::string task_title(std::string_view who, const track::Task& t) {
   return fmt::format("{} pid {} {}", who, t.pid, t.comm);
 }
@@ -53,7 +47,7 @@ std::string borrowed(const track::Task& t) {
 
 std::string arrow(const Step& s) {
   std::string a = s.arrow == Step::Arrow::ToServer ? "--- " : "<-- ";
-  a += s.text;
+  a += step_text(s);
   a += ' ';
   const std::size_t head = s.arrow == Step::Arrow::ToServer ? 1 : 0;
   if (a.size() + head < kArrowWidth) a.append(kArrowWidth - a.size() - head, '-');
@@ -64,14 +58,15 @@ std::string arrow(const Step& s) {
 // The columns after the time for one step.
 std::string columns(const Step& s) {
   if (s.arrow != Step::Arrow::None) return arrow(s);
+  const std::string text = step_text(s);
   switch (s.lane) {
-    case Lane::Client: return s.text;
+    case Lane::Client: return text;
     case Lane::Kernel:
       return cell("", kClientWidth) +
-             fmt::format("{} [{} cpu{} {}]", s.text, events::ctx_name(s.ctx), s.cpu, borrowed(s.task));
-    case Lane::Server: return cell("", kClientWidth) + cell("", kKernelWidth) + s.text;
+             fmt::format("{} [{} cpu{} {}]", text, events::ctx_name(s.ctx), s.cpu, borrowed(s.task));
+    case Lane::Server: return cell("", kClientWidth) + cell("", kKernelWidth) + text;
   }
-  return s.text;
+  return text;
 }
 
 // Padding is only there to align what follows; nothing follows at the end.
@@ -83,9 +78,9 @@ void put_line(std::ostream& os, std::string line) {
 
 }  // namespace
 
-void LadderRenderer::listener(const track::Listener& l) { os_ << "listen  " << track::describe(l) << '\n'; }
+void LadderRenderer::listener(const track::Listener& l) { os_ << "listen  " << describe(l) << '\n'; }
 
-void LadderRenderer::bind_conflict(const track::BindConflict& b) { os_ << "bind    " << track::describe(b) << '\n'; }
+void LadderRenderer::bind_conflict(const track::BindConflict& b) { os_ << "bind    " << describe(b) << '\n'; }
 
 void LadderRenderer::connection(const Connection& c) {
   os_ << "connection " << c.client.str() << " -> " << c.server.str() << " (" << track::outcome_name(c.outcome) << ")\n";
@@ -95,9 +90,10 @@ void LadderRenderer::connection(const Connection& c) {
                     cell("kernel (server host)", kKernelWidth) + server);
   const uint64_t t0 = c.steps.empty() ? 0 : c.steps.front().ts_ns;
   for (const Step& s : c.steps) {
-    put_line(os_, cell(fmt::format("{:>{}}", rel_ms(s.ts_ns, t0), kTimeWidth), kTimeWidth + 2) + columns(s));
+    put_line(os_, cell(fmt::format("{:>{}}", offset(s.ts_ns, t0, DurationStyle::Millis), kTimeWidth), kTimeWidth + 2) +
+                      columns(s));
   }
-  os_ << "verdict: " << track::verdict(c) << "\n\n";
+  os_ << "verdict: " << verdict(c) << "\n\n";
 }
 
 }  // namespace sockscope::render

@@ -19,6 +19,12 @@ using events::Summary;
 // of the end-of-run count, on stderr and in the text output alike.
 std::string describe(const Summary& s);
 
+class JsonWriter;
+// The same counts as members of the JSON object being written: "events",
+// "lost_total" and "lost" ({"ringbuf_full":…,"inflight_full":…,
+// "tracked_full":…,"undecodable":…}), for trace's and explain's summaries alike.
+void write_summary(JsonWriter& w, const Summary& s);
+
 class Renderer {
  public:
   virtual ~Renderer() = default;

@@ -16,8 +16,6 @@ class TextRenderer final : public Renderer {
   void event(const events::Event& e) override;
   void summary(const Summary& s) override;
 
-  // "12ns", "3.4us", "80.1ms", "5.21s": for durations in details.
-  static std::string human_duration(uint64_t ns);
   // What the DETAILS column says for an event (no colour).
   static std::string details(const events::Event& e);
 

@@ -1,6 +1,8 @@
 // What the tracker hands to the explain renderers: one story per listener
-// event, per failed bind, and per connection, with the handshake verdict.
-// Plain values, no pointers into the tracker: a story outlives it.
+// event, per failed bind, and per connection, with the facts of its
+// handshake verdict. Facts only: every word about them is render/'s
+// (render/story_words.hpp). Plain values, no pointers into the tracker: a
+// story outlives it.
 #pragma once
 
 #include <array>
@@ -48,16 +50,46 @@ OwnerState classify_owner(uint32_t task_state, uint8_t owner_flags);
 // Which column of the ladder a step belongs to.
 enum class Lane : uint8_t { Client, Kernel, Server };
 
-// One row of the ladder: a syscall, a kernel step or a packet.
+// What a step is. render/ words each kind; explain's JSON names it
+// (step_kind_name) and writes the fields the kind fills in (below).
+enum class StepKind : uint8_t {
+  ListenerClosed,    // the listener closed while this connection was open
+  ChildState,        // the server's child socket changed state: old_state, new_state
+  ClientState,       // the client's socket changed state (SYN_SENT -> CLOSE): old_state, new_state
+  SynRecv,           // a request socket made for the SYN: queue_len, queue_max (the listener's then)
+  Established,       // the final ACK processed, the child queued: queue_len, queue_max (with it in)
+  SynackRetransmit,  // the SYN-ACK timer fired: queue_len, queue_max (the listener's then)
+  ConnectEnter,      // connect() called
+  ConnectExit,       // connect() returned: ret
+  AcceptEnter,       // accept() called (waiting on the listener)
+  AcceptExit,        // accept() returned: ret
+  Dequeued,          // the child taken off the accept queue: queue_len, queue_max (after), bytes_waiting
+  Packet,            // a TCP segment at the server host: tcp_flags, payload_len, syn_dropped (+ queue then)
+};
+std::string_view step_kind_name(StepKind k);  // "listener_closed", "child_state", ..., "packet"
+
+// One row of the ladder: a syscall, a kernel step or a packet, as facts.
+// Fields a kind does not use stay zero.
 struct Step {
   uint64_t ts_ns = 0;
+  StepKind kind = StepKind::Packet;
   Lane lane = Lane::Kernel;
   // Packets are arrows between the client and the server host's kernel.
   enum class Arrow : uint8_t { None, ToServer, ToClient } arrow = Arrow::None;
-  std::string text;  // "SYN", "connect() = 0", "request socket (SYN_RECV)", ...
   events::ExecCtx ctx = events::ExecCtx::Process;
   uint32_t cpu = 0;
-  Task task;  // whose context the step ran in
+  Task task;                                              // whose context the step ran in
+  events::Backend backend = events::Backend::Tracepoint;  // of the record that made the step
+
+  uint8_t old_state = 0, new_state = 0;   // ChildState, ClientState: TCP states (TCP_ESTABLISHED, ...)
+  uint8_t tcp_flags = 0;                  // Packet
+  uint16_t payload_len = 0;               // Packet
+  bool syn_dropped = false;               // Packet: a SYN the kernel dropped because the accept queue was full
+  uint32_t queue_len = 0, queue_max = 0;  // the accept queue, for the kinds above; a dropped SYN's at the drop
+  int64_t ret = 0;                        // ConnectExit, AcceptExit: the return value (-errno on failure)
+  uint32_t bytes_waiting = 0;             // Dequeued: bytes already received, unread
+
+  bool operator==(const Step&) const = default;
 };
 
 // How a connection's story ended, when it was told.
@@ -75,6 +107,23 @@ std::string_view outcome_name(Outcome o);  // "accepted", "refused", ...
 enum class CompletedBy : uint8_t { Kernel, None, Unknown };
 std::string_view completed_by_name(CompletedBy c);  // "kernel", "none", "unknown"
 
+// What the task whose context the kernel's handshake work ran in (borrowed,
+// in softirq) was to the connection: the work is the kernel's whoever it was.
+enum class BorrowedRole : uint8_t {
+  IdleTask,       // pid 0: the CPU was idle
+  Client,         // the task that called connect()
+  SoftirqThread,  // ksoftirqd/N, the kernel's softirq thread
+  ListenerOwner,  // the listener's own process
+  Other,          // whichever task happened to be on that CPU
+};
+std::string_view borrowed_role_name(BorrowedRole r);  // "idle_task", "client", "ksoftirqd", "listener_owner", "other"
+
+// Which backend's records supplied the kernel's facts about a connection
+// (nullopt: no such record seen).
+struct KernelBackends {
+  std::optional<events::Backend> syn_recv, established, accept;
+};
+
 struct Listener {
   uint32_t netns = 0;
   Endpoint local;
@@ -82,6 +131,7 @@ struct Listener {
   uint32_t backlog = 0;  // effective (sk_max_ack_backlog)
   uint64_t listen_ns = 0;
   uint64_t sock = 0;
+  events::Backend backend = events::Backend::Tracepoint;  // of the listen record, when listen() was seen
 };
 
 // A bind() that failed because another socket held the address.
@@ -123,6 +173,7 @@ struct Connection {
   OwnerState listener_state = OwnerState::Unknown;
   uint32_t queue_len = 0;  // accept queue length with this connection in it
   uint32_t queue_max = 0;
+  KernelBackends backends;
 
   // accept() took it off the queue.
   bool accepted = false;
@@ -139,25 +190,17 @@ struct Connection {
   uint32_t steps_omitted = 0;  // beyond the tracker's max_steps
 
   CompletedBy completed_by() const;
+  // Classified in this order: the idle task, the client, ksoftirqd, the
+  // listener's owner, another task. Meaningful once established.
+  BorrowedRole borrowed_role() const;
   uint64_t handshake_ns() const;     // established - first SYN, 0 when either is unseen
   uint64_t accept_delay_ns() const;  // accept - established, 0 when either is unseen
+  // established -> what ended its wait in the accept queue: accept()
+  // (accept_delay_ns), the reset (reset), the last record (closed,
+  // listener_closed); else the story being told (told_ns). 0 when not
+  // established or out of order.
+  uint64_t queued_ns() const;
   bool is_ipv6() const { return server.family == 10; }
 };
-
-// The one-paragraph explanation of a connection (the verdict).
-std::string verdict(const Connection& c);
-// One sentence for a listener and for a failed bind.
-std::string describe(const Listener& l);
-std::string describe(const BindConflict& b);
-
-// "1 SYN", "2 SYNs": a count and its noun.
-std::string plural(uint64_t n, std::string_view one, std::string_view many);
-
-// An accept queue's length and maximum: "1 of 128"; "2 queued, backlog 1"
-// when over the backlog, which the kernel allows by one (full is len > max).
-std::string queue_words(uint32_t len, uint32_t max);
-
-// "0.08 ms", "5.21 s", "734 us": durations in the verdicts and the ladder.
-std::string format_duration(uint64_t ns);
 
 }  // namespace sockscope::track

@@ -8,10 +8,6 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/format.h>
-
-#include "events/names.hpp"
-
 namespace sockscope::track {
 
 using events::Event;
@@ -22,7 +18,7 @@ namespace {
 
 // Short names for the record's tcp_flags bits (bpf/sockscope.h) and the
 // kernel's TCP states (<netinet/tcp.h>), nothing more.
-constexpr uint8_t kFin = SK_TCP_FIN, kSyn = SK_TCP_SYN, kRst = SK_TCP_RST, kAck = SK_TCP_ACK;
+constexpr uint8_t kSyn = SK_TCP_SYN, kRst = SK_TCP_RST, kAck = SK_TCP_ACK;
 constexpr uint8_t kEstablished = TCP_ESTABLISHED, kSynSent = TCP_SYN_SENT, kSynRecv = TCP_SYN_RECV, kClose = TCP_CLOSE,
                   kListen = TCP_LISTEN;
 
@@ -35,20 +31,6 @@ Endpoint make_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uin
 Endpoint local_ep(const Event& e) { return make_endpoint(e.family, e.saddr, e.sport); }
 Endpoint remote_ep(const Event& e) { return make_endpoint(e.family, e.daddr, e.dport); }
 Task task_of(const Event& e) { return {e.pid, std::string(e.comm_view())}; }
-
-std::string call_result(std::string_view call, int64_t ret) {
-  if (ret >= 0) return fmt::format("{}() = {}", call, ret);
-  return fmt::format("{}() = -1 {}", call, events::errno_name(static_cast<int>(-ret)));
-}
-
-std::string packet_name(uint8_t flags, uint16_t payload) {
-  if (flags & kRst) return "RST";
-  if ((flags & (kSyn | kAck)) == (kSyn | kAck)) return "SYN-ACK";
-  if (flags & kSyn) return "SYN";
-  if (flags & kFin) return "FIN";
-  if (payload > 0) return fmt::format("ACK + {} bytes", payload);
-  return "ACK";
-}
 
 }  // namespace
 
@@ -109,6 +91,7 @@ void Tracker::on_listen(const Event& e) {
   l.backlog = e.backlog;
   l.listen_ns = e.ts_ns;
   l.sock = e.sock;
+  l.backend = e.backend;
   const PortKey k{e.netns, e.sport};
   if (listeners_.size() >= cfg_.max_listeners && !listeners_.contains(k)) listeners_.erase(listeners_.begin());
   listeners_[k] = l;
@@ -137,7 +120,7 @@ void Tracker::on_state(const Event& e) {
     // inet_csk_listen_stop resets whatever is still queued.
     for (auto& [key, o] : connections_) {
       if (key.netns != e.netns || key.server.port != e.sport || o.decided) continue;
-      add_step(o, e, Lane::Server, Step::Arrow::None, What::ListenerClosed);
+      add_step(o, e, Lane::Server, Step::Arrow::None, StepKind::ListenerClosed);
       decide(o, o.c.established && !o.c.accepted ? Outcome::ListenerClosed : Outcome::Closed);
     }
     return;
@@ -149,7 +132,7 @@ void Tracker::on_state(const Event& e) {
     // LISTEN->SYN_RECV and SYN_RECV->ESTABLISHED are told by the established record.
     if (e.old_state == kListen || (e.old_state == kSynRecv && e.new_state == kEstablished)) return;
     if (o->c.accepted) return;
-    add_step(*o, e, Lane::Kernel, Step::Arrow::None, What::ChildState, e.old_state, e.new_state);
+    add_step(*o, e, Lane::Kernel, Step::Arrow::None, StepKind::ChildState, e.old_state, e.new_state);
     if (e.new_state == kClose) decide(*o, o->c.rst_ns ? Outcome::Reset : Outcome::Closed);
     return;
   }
@@ -159,7 +142,7 @@ void Tracker::on_state(const Event& e) {
       client_socks_[e.sock] = FlowKey{o->c.server, o->c.client, o->c.netns};
     }
     if (e.old_state == kSynSent && e.new_state == kClose) {
-      add_step(*o, e, Lane::Client, Step::Arrow::None, What::SynSentClose);
+      add_step(*o, e, Lane::Client, Step::Arrow::None, StepKind::ClientState, e.old_state, e.new_state);
       if (!o->c.established) decide(*o, o->c.rst_ns ? Outcome::Refused : Outcome::Closed);
     }
   }
@@ -178,7 +161,8 @@ void Tracker::on_syn_recv(const Event& e) {
     netns = it->first.netns;
   Open& o = get_fresh({server, client, netns}, e.ts_ns);
   if (o.c.first_syn_ns == 0) o.c.first_syn_ns = e.ts_ns;  // no packet record for the SYN
-  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::SynRecv);
+  o.c.backends.syn_recv = e.backend;
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, StepKind::SynRecv, e.queue_len, e.queue_max);
 }
 
 void Tracker::on_established(const Event& e) {
@@ -191,6 +175,7 @@ void Tracker::on_established(const Event& e) {
   c.borrowed = task_of(e);
   c.queue_len = e.queue_len;
   c.queue_max = e.queue_max;
+  c.backends.established = e.backend;
   c.listener_state = classify_owner(e.owner_state, e.owner_flags);
   if (!c.listener && e.owner_known()) {
     // Listening began before tracing: the kernel still knows the owner.
@@ -201,13 +186,13 @@ void Tracker::on_established(const Event& e) {
     l.backlog = e.queue_max;
     c.listener = l;
   }
-  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::Established, e.queue_len, e.queue_max);
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, StepKind::Established, e.queue_len, e.queue_max);
 }
 
 void Tracker::on_synack_retransmit(const Event& e) {
   Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
   ++o.c.synack_retransmits;
-  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::SynackRetransmit);
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, StepKind::SynackRetransmit, e.queue_len, e.queue_max);
 }
 
 // ---- the programs' calls ----
@@ -236,9 +221,9 @@ void Tracker::on_sys_connect(const Event& e) {
   c.client_netns = e.netns;
   c.connect_ret = e.ret;
   if (began)
-    add_step(*o, began->connect_enter_ns, Lane::Client, Step::Arrow::None, What::ConnectBegins, e.ctx, e.cpu, e.pid,
-             e.comm_view());
-  add_step(*o, e, Lane::Client, Step::Arrow::None, What::ConnectResult, static_cast<uint32_t>(e.ret));
+    add_step(*o, began->connect_enter_ns, Lane::Client, Step::Arrow::None, StepKind::ConnectEnter, e.ctx, e.cpu, e.pid,
+             e.comm_view(), e.backend);
+  add_step(*o, e, Lane::Client, Step::Arrow::None, StepKind::ConnectExit, static_cast<uint32_t>(e.ret));
   if (e.ret < 0 && e.ret != -EINPROGRESS && !c.established)
     decide(*o, e.ret == -ECONNREFUSED ? Outcome::Refused : Outcome::Closed);
 }
@@ -264,9 +249,9 @@ void Tracker::on_sys_accept(const Event& e) {
   c.acceptor = task_of(e);
   c.accept_fd = static_cast<int32_t>(e.ret);
   if (wait && wait->ts_ns <= e.ts_ns)
-    add_step(o, wait->ts_ns, Lane::Server, Step::Arrow::None, What::AcceptBegins, events::ExecCtx::Process, e.cpu,
-             wait->task.pid, wait->task.comm);
-  add_step(o, e, Lane::Server, Step::Arrow::None, What::AcceptResult, static_cast<uint32_t>(e.ret));
+    add_step(o, wait->ts_ns, Lane::Server, Step::Arrow::None, StepKind::AcceptEnter, events::ExecCtx::Process, e.cpu,
+             wait->task.pid, wait->task.comm, e.backend);
+  add_step(o, e, Lane::Server, Step::Arrow::None, StepKind::AcceptExit, static_cast<uint32_t>(e.ret));
   decide(o, Outcome::Accepted);
 }
 
@@ -281,7 +266,8 @@ void Tracker::on_accept(const Event& e) {
     c.acceptor = task_of(e);
     c.accept_fd = e.fd;
   }
-  add_step(o, e, Lane::Kernel, Step::Arrow::None, What::Dequeued, e.queue_len, e.rx_queued);
+  c.backends.accept = e.backend;
+  add_step(o, e, Lane::Kernel, Step::Arrow::None, StepKind::Dequeued, e.queue_len, e.rx_queued, e.queue_max);
   decide(o, Outcome::Accepted);
 }
 
@@ -336,7 +322,7 @@ void Tracker::on_packet(const Event& e) {
     if (arrow == Step::Arrow::ToClient && !c.established && !listeners_.contains({e.netns, src.port}))
       decide(*o, Outcome::Refused);
   }
-  add_step(*o, e, Lane::Kernel, arrow, What::Packet, e.tcp_flags | static_cast<uint32_t>(e.payload_len) << 8,
+  add_step(*o, e, Lane::Kernel, arrow, StepKind::Packet, e.tcp_flags | static_cast<uint32_t>(e.payload_len) << 8,
            dropped_len, dropped_max);
 }
 
@@ -398,8 +384,9 @@ void Tracker::decide(Open& o, Outcome outcome) {
   o.decided = true;
 }
 
-void Tracker::add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, What what, events::ExecCtx ctx, uint32_t cpu,
-                       uint32_t pid, std::string_view comm, uint32_t a, uint32_t b, uint32_t c) {
+void Tracker::add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, StepKind kind, events::ExecCtx ctx,
+                       uint32_t cpu, uint32_t pid, std::string_view comm, events::Backend backend, uint32_t a,
+                       uint32_t b, uint32_t c) {
   o.c.last_ns = std::max(o.c.last_ns, ts);
   if (o.steps.size() >= cfg_.max_steps) {
     ++o.c.steps_omitted;
@@ -410,36 +397,55 @@ void Tracker::add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, What 
   if (task == o.tasks.size()) o.tasks.push_back(Task{pid, std::string(comm)});
   if (o.steps.empty()) o.steps.reserve(16);  // a whole handshake and close, without regrowing
   o.steps.push_back(
-      StepRec{ts, a, b, c, static_cast<uint16_t>(cpu), what, lane, arrow, ctx, static_cast<uint8_t>(task)});
+      StepRec{ts, a, b, c, static_cast<uint16_t>(cpu), kind, lane, arrow, ctx, backend, static_cast<uint8_t>(task)});
 }
 
-void Tracker::add_step(Open& o, const Event& e, Lane lane, Step::Arrow arrow, What what, uint32_t a, uint32_t b,
+void Tracker::add_step(Open& o, const Event& e, Lane lane, Step::Arrow arrow, StepKind kind, uint32_t a, uint32_t b,
                        uint32_t c) {
-  add_step(o, e.ts_ns, lane, arrow, what, e.ctx, e.cpu, e.pid, e.comm_view(), a, b, c);
+  add_step(o, e.ts_ns, lane, arrow, kind, e.ctx, e.cpu, e.pid, e.comm_view(), e.backend, a, b, c);
 }
 
-std::string Tracker::step_text(const StepRec& r) {
-  switch (r.what) {
-    case What::ListenerClosed: return "listener closed";
-    case What::ChildState:
-      return fmt::format("child {} -> {}", events::tcp_state_name(static_cast<uint8_t>(r.a)),
-                         events::tcp_state_name(static_cast<uint8_t>(r.b)));
-    case What::SynSentClose: return "SYN_SENT -> CLOSE";
-    case What::SynRecv: return "SYN_RECV: request socket made";
-    case What::Established: return fmt::format("ESTABLISHED: child queued ({})", queue_words(r.a, r.b));
-    case What::SynackRetransmit: return "SYN-ACK timer: retransmit";
-    case What::ConnectBegins: return "connect() begins";
-    case What::ConnectResult: return call_result("connect", static_cast<int32_t>(r.a));
-    case What::AcceptBegins: return "accept() begins";
-    case What::AcceptResult: return call_result("accept", static_cast<int32_t>(r.a));
-    case What::Dequeued: return fmt::format("dequeued ({} left), {} bytes waiting", r.a, r.b);
-    case What::Packet: {
-      std::string text = packet_name(static_cast<uint8_t>(r.a), static_cast<uint16_t>(r.a >> 8));
-      if (r.b || r.c) text += fmt::format(", dropped: accept queue full ({} queued, backlog {})", r.b, r.c);
-      return text;
-    }
+Step Tracker::to_step(const StepRec& r, const std::vector<Task>& tasks) {
+  Step s;
+  s.ts_ns = r.ts_ns;
+  s.kind = r.kind;
+  s.lane = r.lane;
+  s.arrow = r.arrow;
+  s.ctx = r.ctx;
+  s.cpu = r.cpu;
+  s.task = tasks[r.task];
+  s.backend = r.backend;
+  switch (r.kind) {
+    case StepKind::ChildState:
+    case StepKind::ClientState:
+      s.old_state = static_cast<uint8_t>(r.a);
+      s.new_state = static_cast<uint8_t>(r.b);
+      break;
+    case StepKind::SynRecv:
+    case StepKind::Established:
+    case StepKind::SynackRetransmit:
+      s.queue_len = r.a;
+      s.queue_max = r.b;
+      break;
+    case StepKind::ConnectExit:
+    case StepKind::AcceptExit: s.ret = static_cast<int32_t>(r.a); break;
+    case StepKind::Dequeued:
+      s.queue_len = r.a;
+      s.bytes_waiting = r.b;
+      s.queue_max = r.c;
+      break;
+    case StepKind::Packet:
+      s.tcp_flags = static_cast<uint8_t>(r.a);
+      s.payload_len = static_cast<uint16_t>(r.a >> 8);
+      s.syn_dropped = r.b != 0 || r.c != 0;
+      s.queue_len = r.b;
+      s.queue_max = r.c;
+      break;
+    case StepKind::ListenerClosed:
+    case StepKind::ConnectEnter:
+    case StepKind::AcceptEnter: break;
   }
-  return "?";
+  return s;
 }
 
 void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
@@ -451,8 +457,7 @@ void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
   std::stable_sort(recs.begin(), recs.end(), [](const StepRec& a, const StepRec& b) { return a.ts_ns < b.ts_ns; });
   c.steps.clear();
   c.steps.reserve(recs.size());
-  for (const StepRec& r : recs)
-    c.steps.push_back(Step{r.ts_ns, r.lane, r.arrow, step_text(r), r.ctx, r.cpu, it->second.tasks[r.task]});
+  for (const StepRec& r : recs) c.steps.push_back(to_step(r, it->second.tasks));
   ++stats_.told;
   if (c.outcome == Outcome::Evicted) ++stats_.evicted;
   if (sink_.connection) sink_.connection(c);

@@ -82,32 +82,25 @@ class Tracker {
     Task task;
   };
   // A step as the tracker holds it until the story is told: what happened
-  // and its numbers, 32 bytes; its text is written once, when told. The
-  // tasks a story's steps ran in are few, so each is held once per story.
-  enum class What : uint8_t {
-    ListenerClosed,
-    ChildState,  // a: old state, b: new state
-    SynSentClose,
-    SynRecv,
-    Established,  // a: queue length, b: its max
-    SynackRetransmit,
-    ConnectBegins,
-    ConnectResult,  // a: the return value
-    AcceptBegins,
-    AcceptResult,  // a: the return value
-    Dequeued,      // a: left in the queue, b: bytes waiting
-    Packet,        // a: TCP flags | payload << 8; b, c: queue length and max when the SYN was dropped
-  };
+  // and its numbers, 32 bytes; it becomes a Step once, when told. The tasks
+  // a story's steps ran in are few, so each is held once per story.
+  // a, b, c by kind: ChildState, ClientState: old state, new state.
+  // SynRecv, Established, SynackRetransmit: queue length, its max.
+  // ConnectExit, AcceptExit: the return value. Dequeued: left in the queue,
+  // bytes waiting, the queue's max. Packet: TCP flags | payload << 8; the
+  // queue length and max when the SYN was dropped (else 0, 0).
   struct StepRec {
     uint64_t ts_ns;
     uint32_t a, b, c;
     uint16_t cpu;
-    What what;
+    StepKind kind;
     Lane lane;
     Step::Arrow arrow;
     events::ExecCtx ctx;
+    events::Backend backend;
     uint8_t task;  // index into Open::tasks
   };
+  static_assert(sizeof(StepRec) == 32, "a story's memory is its steps: keep them small (README, Cost under load)");
   struct Open {
     Connection c;  // steps empty until told
     std::vector<StepRec> steps;
@@ -140,11 +133,12 @@ class Tracker {
   Open& get_or_create(const FlowKey& k, uint64_t ts);
   Open& get_fresh(const FlowKey& k, uint64_t ts);
   void decide(Open& o, Outcome outcome);
-  void add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, What what, events::ExecCtx ctx, uint32_t cpu,
-                uint32_t pid, std::string_view comm, uint32_t a = 0, uint32_t b = 0, uint32_t c = 0);
-  void add_step(Open& o, const events::Event& e, Lane lane, Step::Arrow arrow, What what, uint32_t a = 0,
+  void add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, StepKind kind, events::ExecCtx ctx, uint32_t cpu,
+                uint32_t pid, std::string_view comm, events::Backend backend, uint32_t a = 0, uint32_t b = 0,
+                uint32_t c = 0);
+  void add_step(Open& o, const events::Event& e, Lane lane, Step::Arrow arrow, StepKind kind, uint32_t a = 0,
                 uint32_t b = 0, uint32_t c = 0);
-  static std::string step_text(const StepRec& r);
+  static Step to_step(const StepRec& r, const std::vector<Task>& tasks);
   void tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as);
   void evict_oldest();
   void prune_client_seen(uint64_t now);

@@ -1,0 +1,170 @@
+// A tracker on a clock the test drives, the stories it tells, and the
+// hand-built records the tracker tests and the story-words tests share: the
+// tracker tests assert the facts of a story, the words tests the sentences
+// render/ makes of the same story.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include "event_builder.hpp"
+#include "events/event.hpp"
+#include "replay.hpp"
+#include "track/story.hpp"
+#include "track/tracker.hpp"
+
+namespace sockscope::test {
+
+inline std::string fixture(const std::string& name) { return std::string(SOCKSCOPE_FIXTURES) + "/" + name; }
+
+// A tracker on a fake clock, and every story it tells.
+class Harness {
+ public:
+  explicit Harness(track::TrackerConfig cfg = {})
+      : cfg_(cfg),
+        tracker_(
+            cfg, [this] { return now_; },
+            track::Sink{[this](const track::Listener& l) { listeners.push_back(l); },
+                        [this](const track::BindConflict& b) { conflicts.push_back(b); },
+                        [this](const track::Connection& c) { connections.push_back(c); }}) {}
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  // The clock reads the event's own time as it is added; due stories are told.
+  void add(const events::Event& e) {
+    now_ = e.ts_ns;
+    tracker_.add(e);
+    tracker_.expire();
+  }
+  void advance_to(uint64_t t) {
+    now_ = t;
+    tracker_.expire();
+  }
+  // Past the linger, so that every decided story is due; then tracing ends.
+  void end() {
+    advance_to(now_ + cfg_.linger_ns + 1);
+    const std::size_t before = connections.size();
+    tracker_.finish();
+    told_by_finish = connections.size() - before;
+  }
+  void replay(const std::vector<events::Event>& events) {
+    for (const events::Event& e : events) add(e);
+    end();
+  }
+
+  uint64_t now() const { return now_; }
+  track::Tracker& tracker() { return tracker_; }
+
+  std::vector<track::Listener> listeners;
+  std::vector<track::BindConflict> conflicts;
+  std::vector<track::Connection> connections;
+  std::size_t told_by_finish = 0;
+
+ private:
+  track::TrackerConfig cfg_;
+  uint64_t now_ = 0;
+  track::Tracker tracker_;
+};
+
+inline const track::Connection& by_client_port(const std::vector<track::Connection>& cs, uint16_t port) {
+  const auto n = std::count_if(cs.begin(), cs.end(), [&](const track::Connection& c) { return c.client.port == port; });
+  REQUIRE(n == 1);
+  return *std::find_if(cs.begin(), cs.end(), [&](const track::Connection& c) { return c.client.port == port; });
+}
+
+// ---- hand-built records: a server (pid 100) on 127.0.0.1:10000, a client (pid 200) ----
+
+namespace hand {
+
+constexpr uint32_t kNs = 4026531840u;
+constexpr uint32_t kServerPid = 100, kClientPid = 200;
+constexpr uint64_t kT0 = 1'000'000'000;
+
+inline RawEvent base(uint32_t kind, uint64_t ts) { return RawEvent().kind(kind).ts(ts).netns(kNs).cpu(0); }
+
+inline events::Event listen_ev(uint64_t ts) {
+  return base(SK_K_LISTEN, ts)
+      .pid(kServerPid)
+      .comm("server")
+      .v4("127.0.0.1", 10000, "0.0.0.0", 0)
+      .sock(0x1000)
+      .states(7, 10)
+      .backlog(128)
+      .queue(0, 128)
+      .event();
+}
+inline events::Event syn_rx(uint64_t ts, uint16_t cport, bool listener = true) {
+  auto r = base(SK_PKT_TCP, ts)
+               .pid(kClientPid)
+               .comm("client")
+               .ctx(SK_CTX_SOFTIRQ)
+               .dir(SK_DIR_RX)
+               .flags(0x02)
+               .v4("127.0.0.1", cport, "127.0.0.1", 10000);
+  if (listener) r.queue(0, 128).owner(0, 0, SK_LISTENER_FOUND);
+  return r.event();
+}
+inline events::Event data_rx(uint64_t ts, uint16_t cport) {
+  return base(SK_PKT_TCP, ts)
+      .pid(kClientPid)
+      .comm("client")
+      .ctx(SK_CTX_SOFTIRQ)
+      .dir(SK_DIR_RX)
+      .flags(0x18)
+      .payload(10)
+      .v4("127.0.0.1", cport, "127.0.0.1", 10000)
+      .event();
+}
+inline events::Event rst_tx(uint64_t ts, uint16_t cport) {
+  return base(SK_PKT_TCP, ts)
+      .pid(kClientPid)
+      .comm("client")
+      .ctx(SK_CTX_SOFTIRQ)
+      .dir(SK_DIR_TX)
+      .flags(0x14)
+      .v4("127.0.0.1", 10000, "127.0.0.1", cport)
+      .event();
+}
+inline events::Event established(uint64_t ts, uint16_t cport) {
+  return base(SK_K_ESTABLISHED, ts)
+      .pid(kClientPid)
+      .comm("client")
+      .ctx(SK_CTX_SOFTIRQ)
+      .v4("127.0.0.1", 10000, "127.0.0.1", cport)
+      .sock(0x3000)
+      .states(3, 1)
+      .queue(1, 128)
+      .owner(kServerPid, 0x104, SK_OWNER_KNOWN | SK_LISTENER_FOUND)
+      .event();
+}
+inline events::Event accept_exit(uint64_t ts, uint16_t cport) {
+  return base(SK_SYS_ACCEPT, ts)
+      .pid(kServerPid)
+      .comm("server")
+      .phase(SK_PHASE_EXIT)
+      .fd(3)
+      .ret(4)
+      .v4("127.0.0.1", 10000, "127.0.0.1", cport)
+      .sock(0x1000)
+      .event();
+}
+inline events::Event connect_exit(uint64_t ts, uint16_t cport) {
+  return base(SK_SYS_CONNECT, ts)
+      .pid(kClientPid)
+      .comm("client")
+      .phase(SK_PHASE_EXIT)
+      .fd(3)
+      .ret(0)
+      .v4("127.0.0.1", cport, "127.0.0.1", 10000)
+      .sock(0x2000)
+      .event();
+}
+
+}  // namespace hand
+
+}  // namespace sockscope::test

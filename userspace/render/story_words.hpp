@@ -1,0 +1,33 @@
+// The words of explain's stories: each step's text, the verdict paragraph,
+// the one-sentence listener and failed-bind stories. track/ hands over facts
+// (track/story.hpp); every sentence about them is written here, once, for
+// the ladder, Mermaid and explain's JSON alike.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "track/story.hpp"
+
+namespace sockscope::render {
+
+// A step as the ladder shows it: "SYN", "connect() = 0",
+// "ESTABLISHED: child queued (1 of 128)", ...
+std::string step_text(const track::Step& s);
+
+// The one-paragraph explanation of a connection (the verdict).
+std::string verdict(const track::Connection& c);
+
+// One sentence for a listener and for a failed bind.
+std::string describe(const track::Listener& l);
+std::string describe(const track::BindConflict& b);
+
+// "1 SYN", "2 SYNs": a count and its noun.
+std::string plural(uint64_t n, std::string_view one, std::string_view many);
+
+// An accept queue's length and maximum: "1 of 128"; "2 queued, backlog 1"
+// when over the backlog, which the kernel allows by one (full is len > max).
+std::string queue_words(uint32_t len, uint32_t max);
+
+}  // namespace sockscope::render
