@@ -23,16 +23,16 @@ template <typename T, std::size_t N>
 using Choices = std::array<Choice<T>, N>;
 
 // The validator for the option: its value must be one of the table's names.
-template <typename T, std::size_t N>
-CLI::IsMember one_of(const Choices<T, N>& table) {
+template <typename Table>
+CLI::IsMember one_of(const Table& table) {
   std::vector<std::string> names;
   for (const auto& c : table) names.emplace_back(c.name);
   return CLI::IsMember(names);
 }
 
 // What `name` means; CLI11 has already refused any other name.
-template <typename T, std::size_t N>
-const T& chosen(const Choices<T, N>& table, std::string_view name) {
+template <typename Table>
+const auto& chosen(const Table& table, std::string_view name) {
   for (const auto& c : table)
     if (c.name == name) return c.value;
   throw std::logic_error("no such choice: " + std::string(name));

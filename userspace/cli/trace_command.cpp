@@ -20,12 +20,13 @@ namespace sockscope::cli {
 
 namespace {
 
-// --backend: the probes' own choice per hook, or one forced on every hook.
-constexpr Choices<std::optional<probes::Backend>, 4> kBackends = {{
+// --backend: "auto" (each hook gets the best it has), or one backend forced
+// on every hook, by the name doctor prints for it.
+const Choices<std::optional<probes::Backend>, 4> kBackends = {{
     {"auto", std::nullopt},
-    {"fentry", probes::Backend::Fentry},
-    {"kprobe", probes::Backend::Kprobe},
-    {"tracepoint", probes::Backend::Tracepoint},
+    {probes::backend_name(probes::Backend::Fentry), probes::Backend::Fentry},
+    {probes::backend_name(probes::Backend::Kprobe), probes::Backend::Kprobe},
+    {probes::backend_name(probes::Backend::Tracepoint), probes::Backend::Tracepoint},
 }};
 
 enum class Colour { Auto, Always, Never };
