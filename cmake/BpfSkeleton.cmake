@@ -4,10 +4,12 @@
 #   sockscope_bpf_skeleton(<name>
 #     SOURCES <a.bpf.c> ...        # each compiled separately
 #     HEADERS <x.h> ...            # every header the sources include (rebuild on change)
-#     VMLINUX <path/to/vmlinux.h>)
+#     VMLINUX <path/to/vmlinux.h>
+#     [WERROR <bool>])             # -Werror on the BPF sources
 #
 # Defines the INTERFACE target <name>_skel whose include directory holds
-# <name>.skel.h. Unlike libbpf-bootstrap's rules, every listed header (and the
+# <name>.skel.h; it carries libbpf (PkgConfig::LIBBPF), which the generated
+# header calls. Unlike libbpf-bootstrap's rules, every listed header (and the
 # generated vmlinux.h) is a dependency of every object.
 find_program(CLANG_BPF NAMES clang clang-14 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /usr/local/sbin REQUIRED)
@@ -21,7 +23,11 @@ else()
 endif()
 
 function(sockscope_bpf_skeleton name)
-  cmake_parse_arguments(ARG "" "VMLINUX" "SOURCES;HEADERS" ${ARGN})
+  cmake_parse_arguments(ARG "" "VMLINUX;WERROR" "SOURCES;HEADERS" ${ARGN})
+  set(werror)
+  if(ARG_WERROR)
+    set(werror -Werror)
+  endif()
   set(outdir ${CMAKE_CURRENT_BINARY_DIR}/bpf)
   file(MAKE_DIRECTORY ${outdir})
   get_filename_component(vmlinux_dir ${ARG_VMLINUX} DIRECTORY)
@@ -35,7 +41,7 @@ function(sockscope_bpf_skeleton name)
     add_custom_command(
       OUTPUT ${obj}
       COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH}
-              -Wall -Werror -Wno-unused-function
+              -Wall ${werror} -Wno-unused-function
               -I${vmlinux_dir} -I${src_dir} -c ${src_abs} -o ${obj}
       DEPENDS ${src_abs} ${ARG_HEADERS} ${ARG_VMLINUX}
       COMMENT "BPF ${base}.bpf.c"
@@ -63,6 +69,7 @@ function(sockscope_bpf_skeleton name)
   add_library(${name}_skel INTERFACE)
   add_dependencies(${name}_skel ${name}_skel_gen)
   target_include_directories(${name}_skel INTERFACE ${outdir})
+  target_link_libraries(${name}_skel INTERFACE PkgConfig::LIBBPF)
 endfunction()
 
 # vmlinux.h from the BTF of the kernel we build on; CO-RE relocates it on others.

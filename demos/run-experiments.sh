@@ -94,14 +94,24 @@ listen_overflows() {
                          else { print $col; exit } }' "$1"
 }
 
+# Wait (bounded) until sockscope (pid PID) has created its --ready-file FILE:
+# every probe attached.
+wait_ready() {
+  local pid=$1 file=$2 tries=500
+  until [[ -e $file ]]; do
+    [[ -e /proc/$pid && $(state_of "$pid") != Z ]] || fail "sockscope (pid $pid) exited before it was ready" "$explain_err"
+    ((tries--)) || fail "timed out waiting for sockscope to create $file" "$explain_err"
+    sleep 0.02
+  done
+}
 # Runs before each experiment: one `sockscope explain` for it alone.
 start_explain() {
   explain_out=$work/$1.explain
   explain_err=$work/$1.explain.err
-  "$SOCKSCOPE" explain --port "$PORT" >"$explain_out" 2>"$explain_err" &
+  "$SOCKSCOPE" explain --port "$PORT" --ready-file "$work/$1.ready" >"$explain_out" 2>"$explain_err" &
   tracer=$!
   pids+=("$tracer")
-  wait_for_line "$explain_err" "sockscope: tracing"
+  wait_ready "$tracer" "$work/$1.ready"
 }
 # Stops it (SIGINT) and prints what it said under a heading.
 stop_explain() {

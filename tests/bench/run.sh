@@ -56,22 +56,25 @@ storm_run() {  # [connections]: connections per second
   storm_in_netns --connections "${1:-$connections}" | sed -n 's/.*"per_second":\([0-9]*\).*/\1/p'
 }
 
-# Start a tracer, wait until it is attached; sets $tracer and $startup_ms.
+# Start a tracer, wait until it is attached (sockscope: its --ready-file;
+# bpftrace: its BEGIN line); sets $tracer and $startup_ms.
 start_tracer() {
-  local mode=$1 ready
+  local mode=$1 out=${2:-$work/out} t0
   : >"$work/err"
-  local t0
+  rm -f "$work/ready"
   t0=$(now_ms)
-  local out=${2:-$work/out}
   case $mode in
-    trace) "$sockscope" trace --json --port "$port" >"$out" 2>"$work/err" & ready="sockscope: tracing" ;;
-    explain) "$sockscope" explain --json --port "$port" >"$out" 2>"$work/err" & ready="sockscope: tracing" ;;
-    bpftrace) bpftrace "$work/bpftrace.bt" >"$out" 2>"$work/err" & ready="bench: probes attached" ;;
+    trace | explain) "$sockscope" "$mode" --json --port "$port" --ready-file "$work/ready" >"$out" 2>"$work/err" & ;;
+    bpftrace) bpftrace "$work/bpftrace.bt" >"$out" 2>"$work/err" & ;;
   esac
   tracer=$!
   local tries=3000
-  until grep -q "$ready" "$work/err" "$work/out" 2>/dev/null; do
-    ((tries--)) || { echo "bench: $mode did not start" >&2; cat "$work/err" >&2; exit 1; }
+  until [[ -e $work/ready ]] || { [[ $mode == bpftrace ]] && grep -q "bench: probes attached" "$out"; }; do
+    ((tries--)) && kill -0 "$tracer" 2>/dev/null || {
+      echo "bench: $mode did not start" >&2
+      cat "$work/err" >&2
+      exit 1
+    }
     sleep 0.005
   done
   startup_ms=$(($(now_ms) - t0))

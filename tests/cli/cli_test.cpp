@@ -1,9 +1,12 @@
 // Bad input gets one clear line on stderr and a non-zero exit, before
 // anything is loaded. These run the real binary; they need no root.
+#include <bpf/libbpf.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "../support/process.hpp"
@@ -115,4 +118,38 @@ TEST_CASE("doctor without privileges says what it could not probe", "[cli]") {
   REQUIRE(line);
   CHECK(line->find("needs root") != std::string::npos);
   CHECK(p.wait() == 1);
+}
+
+TEST_CASE("version: sockscope's version and the libbpf it runs with", "[cli]") {
+  const std::string out = "/tmp/sockscope-cli-test-" + std::to_string(getpid()) + "-version";
+  Process p({SOCKSCOPE_BIN, "--version"}, out);
+  CHECK(p.wait() == 0);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  unlink(out.c_str());
+  // SOCKSCOPE_VERSION: CMake's project VERSION; libbpf: the same shared
+  // library this test runs with.
+  CHECK(text.str() == std::string("sockscope ") + SOCKSCOPE_VERSION + "\nlibbpf " +
+                          std::to_string(libbpf_major_version()) + "." + std::to_string(libbpf_minor_version()) + "\n");
+  CHECK(p.stderr_text().empty());
+}
+
+TEST_CASE("a ready file that cannot be written: one line and exit 1, before anything is attached", "[cli]") {
+  struct Case {
+    std::string path;
+    std::string says;
+  };
+  const std::string sub = GENERATE("trace", "explain");
+  auto c = GENERATE(
+      Case{"/nonexistent-dir/ready",
+           "sockscope: error: --ready-file /nonexistent-dir/ready: cannot write in /nonexistent-dir: No such file or "
+           "directory\n"},
+      Case{"/tmp", "sockscope: error: --ready-file /tmp: cannot replace: Is a directory\n"});
+  // As nobody too: the path is checked before the privileges.
+  const bool as_nobody = GENERATE(false, true);
+  Outcome o = run({SOCKSCOPE_BIN, sub, "--port", "9", "--ready-file", c.path}, as_nobody && geteuid() == 0);
+  INFO("stderr: " << o.err);
+  CHECK(o.code == 1);
+  CHECK(o.err == c.says);
 }

@@ -74,9 +74,13 @@ TEST_CASE("forced backends: available ones attach, missing ones are refused in o
     if (a != "yes" && missing.empty()) missing = r.hook;
   }
   INFO("backend " << backend << ", first hook without it: " << (missing.empty() ? "none" : missing));
-  Process p({SOCKSCOPE_BIN, "trace", "--backend", backend, "--port", "9"});
+  const std::string ready = ready_path();
+  Process p({SOCKSCOPE_BIN, "trace", "--backend", backend, "--port", "9", "--ready-file", ready});
   if (missing.empty()) {
-    REQUIRE(p.wait_stderr("sockscope: tracing", 30s));
+    const bool attached = wait_ready(p, ready, 30s);
+    unlink(ready.c_str());
+    INFO("stderr: " << p.stderr_text());
+    REQUIRE(attached);
     p.signal(SIGINT);
     CHECK(p.wait() == 0);
   } else {

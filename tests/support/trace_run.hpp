@@ -42,21 +42,37 @@ inline const char* forced_backend() {
   return b && *b && std::string_view(b) != "auto" ? b : nullptr;
 }
 
+// A fresh path for sockscope's --ready-file (nothing is there yet).
+inline std::string ready_path() {
+  static int n = 0;
+  return "/tmp/sockscope-test-" + std::to_string(getpid()) + "-ready-" + std::to_string(n++);
+}
+
+// Waits until the tracer has created its --ready-file (every probe attached),
+// or has exited, or the deadline passes; true only for the first.
+inline bool wait_ready(Process& tracer, const std::string& ready_file, std::chrono::milliseconds timeout) {
+  return wait_until([&] { return access(ready_file.c_str(), F_OK) == 0 || tracer.wait(0ms); }, timeout) &&
+         access(ready_file.c_str(), F_OK) == 0;
+}
+
 class TraceRun {
  public:
   // Starts the tracer and waits until its probes are attached.
   explicit TraceRun(const std::vector<std::string>& extra_args, const std::string& subcommand = "trace")
-      : path_(temp_path(subcommand)) {
-    std::vector<std::string> argv = {SOCKSCOPE_BIN, subcommand, "--json"};
+      : path_(temp_path(subcommand)), ready_(ready_path()) {
+    std::vector<std::string> argv = {SOCKSCOPE_BIN, subcommand, "--json", "--ready-file", ready_};
     // tests/vm runs the suite once per backend.
     if (const char* b = forced_backend()) argv.insert(argv.end(), {"--backend", b});
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     proc_ = std::make_unique<Process>(argv, path_);
-    auto ready = proc_->wait_stderr("sockscope: tracing", 20s);
+    const bool ready = wait_ready(*proc_, ready_, 20s);
     INFO("tracer stderr: " << proc_->stderr_text());
     REQUIRE(ready);
   }
-  ~TraceRun() { unlink(path_.c_str()); }
+  ~TraceRun() {
+    unlink(path_.c_str());
+    unlink(ready_.c_str());
+  }
 
   Process& process() { return *proc_; }
 
@@ -101,6 +117,7 @@ class TraceRun {
   }
 
   std::string path_;
+  std::string ready_;
   std::unique_ptr<Process> proc_;
 };
 

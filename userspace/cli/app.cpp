@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -9,6 +10,8 @@
 #include "cli/doctor_command.hpp"
 #include "cli/explain_command.hpp"
 #include "cli/trace_command.hpp"
+#include "probes/error.hpp"
+#include "probes/system.hpp"
 #include "probes/tracer.hpp"
 
 namespace sockscope::cli {
@@ -16,6 +19,10 @@ namespace sockscope::cli {
 int run(int argc, char** argv) {
   CLI::App app{"sockscope: what the Linux kernel does when a program uses TCP sockets"};
   app.require_subcommand(1);
+  // SOCKSCOPE_VERSION: the CMake project's VERSION.
+  app.set_version_flag(
+      "--version", [] { return fmt::format("sockscope {}\nlibbpf {}", SOCKSCOPE_VERSION, probes::libbpf_version()); },
+      "Print sockscope's version and the libbpf it runs with, and exit");
   int verbose = 0;
   app.add_flag("-v,--verbose", verbose, "More detail on stderr (-vv: libbpf's own log)");
 
@@ -30,11 +37,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help();
     return 0;
-  } catch (const CLI::CallForAllHelp&) {
-    std::cout << app.help("", CLI::AppFormatMode::All);
-    return 0;
-  } catch (const CLI::CallForVersion&) {
-    std::cout << "sockscope 0.1.0\n";
+  } catch (const CLI::CallForVersion& e) {
+    std::cout << e.what() << "\n";
     return 0;
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();

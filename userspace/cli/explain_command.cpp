@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "cli/choices.hpp"
+#include "cli/session.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
 #include "render/mermaid_renderer.hpp"
@@ -24,11 +26,17 @@ uint64_t monotonic_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-std::unique_ptr<render::ExplainRenderer> make_renderer(const std::string& format) {
-  if (format == "json") return std::make_unique<render::ExplainJsonRenderer>(std::cout);
-  if (format == "mermaid") return std::make_unique<render::MermaidRenderer>(std::cout);
-  return std::make_unique<render::LadderRenderer>(std::cout);
+// --format: each name and the renderer it makes.
+using MakeRenderer = std::unique_ptr<render::ExplainRenderer> (*)(std::ostream&);
+template <typename R>
+std::unique_ptr<render::ExplainRenderer> make(std::ostream& out) {
+  return std::make_unique<R>(out);
 }
+constexpr Choices<MakeRenderer, 3> kFormats = {{
+    {"text", make<render::LadderRenderer>},
+    {"json", make<render::ExplainJsonRenderer>},
+    {"mermaid", make<render::MermaidRenderer>},
+}};
 
 }  // namespace
 
@@ -37,7 +45,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts) {
       "explain", "Say, connection by connection, who completed the TCP handshake and what the listener was doing");
   add_filter_options(x, opts.filters);
   auto* format = x->add_option("--format", opts.format, "Output: a ladder with a verdict, JSON Lines, or Mermaid")
-                     ->check(CLI::IsMember({"text", "json", "mermaid"}))
+                     ->check(one_of(kFormats))
                      ->capture_default_str();
   x->add_flag("--json", opts.json, "The same as --format json (see README: explain JSON)")->excludes(format);
   x->add_option("--timeout", opts.timeout_s, "Seconds before an un-accepted connection's story is told anyway")
@@ -48,7 +56,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts) {
 
 int run_explain(const ExplainOptions& opts) {
   std::ios::sync_with_stdio(false);
-  auto renderer = make_renderer(opts.json ? "json" : opts.format);
+  auto renderer = chosen(kFormats, opts.json ? "json" : opts.format)(std::cout);
   track::TrackerConfig cfg;
   cfg.pending_timeout_ns = static_cast<uint64_t>(opts.timeout_s * 1e9);
   uint64_t listens = 0, failed_binds = 0;

@@ -13,7 +13,7 @@ namespace sockscope::cli {
 
 struct ExplainOptions {
   TraceOptions filters;
-  std::string format = "text";  // text | json | mermaid
+  std::string format = "text";  // --format: text (the ladder) | json | mermaid
   bool json = false;            // --json: the same as --format json
   double timeout_s = 30;        // tell an un-accepted connection after this long
 };

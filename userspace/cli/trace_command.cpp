@@ -1,20 +1,17 @@
 #include "cli/trace_command.hpp"
 
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
-#include "probes/system.hpp"
+#include "cli/choices.hpp"
+#include "cli/session.hpp"
 #include "render/json_renderer.hpp"
 #include "render/text_renderer.hpp"
 #include "spawn/held_command.hpp"
@@ -23,19 +20,18 @@ namespace sockscope::cli {
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
+// --backend: "auto" (each hook gets the best it has), or one backend forced
+// on every hook, by the name doctor prints for it.
+const Choices<std::optional<probes::Backend>, 4> kBackends = {{
+    {"auto", std::nullopt},
+    {probes::backend_name(probes::Backend::Fentry), probes::Backend::Fentry},
+    {probes::backend_name(probes::Backend::Kprobe), probes::Backend::Kprobe},
+    {probes::backend_name(probes::Backend::Tracepoint), probes::Backend::Tracepoint},
+}};
 
-void on_signal(int) { g_stop = 1; }
-
-void install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: let the poll return at once
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
-}
+enum class Colour { Auto, Always, Never };
+constexpr Choices<Colour, 3> kColours = {
+    {{"auto", Colour::Auto}, {"always", Colour::Always}, {"never", Colour::Never}}};
 
 // The thread-group id of `pid`, so that --pid of any thread means its process.
 std::optional<uint32_t> tgid_of(int pid) {
@@ -61,7 +57,7 @@ void add_filter_options(CLI::App* t, TraceOptions& opts) {
   v4->excludes(v6);
   t->add_option("--backend", opts.backend,
                 "Probe kind for every hook: the best each has (auto), or force fentry, kprobe or tracepoint")
-      ->check(CLI::IsMember({"auto", "fentry", "kprobe", "tracepoint"}))
+      ->check(one_of(kBackends))
       ->capture_default_str();
   t->add_option("--ringbuf-size", opts.ringbuf_mib, "Ring buffer size in MiB (a power of two)")
       ->check(CLI::Range(1u, 1024u))
@@ -72,6 +68,8 @@ void add_filter_options(CLI::App* t, TraceOptions& opts) {
           },
           "POWER_OF_2"))
       ->capture_default_str();
+  t->add_option("--ready-file", opts.ready_file,
+                "Create this file (atomically) once every probe is attached, before the command starts");
   t->add_option("command", opts.command, "Command to run and trace, after --: it starts once the probes are attached");
 }
 
@@ -79,9 +77,7 @@ CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts) {
   auto* t = app.add_subcommand("trace", "Stream every socket step: syscalls, the kernel's TCP work, packets");
   add_filter_options(t, opts);
   t->add_flag("--json", opts.json, "JSON Lines output (see README: JSON schema)");
-  t->add_option("--color", opts.colour, "Colour the text output")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
+  t->add_option("--color", opts.colour, "Colour the text output")->check(one_of(kColours))->capture_default_str();
   return t;
 }
 
@@ -101,41 +97,10 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts) {
   cfg.family = opts.ipv4 ? AF_INET : opts.ipv6 ? AF_INET6 : 0;
   cfg.follow_children = !opts.command.empty();
   cfg.ringbuf_bytes = opts.ringbuf_mib << 20;
-  cfg.backend = probes::parse_backend(opts.backend);
+  cfg.backend = chosen(kBackends, opts.backend);
   if (!opts.command.empty() && !spawn::find_executable(opts.command.front()))
     throw probes::TraceError(fmt::format("{}: command not found", opts.command.front()));
   return cfg;
-}
-
-SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
-                          const std::function<void()>& on_tick) {
-  probes::TraceConfig cfg = make_trace_config(opts);
-  probes::check_system();
-
-  install_stop_handlers();
-  probes::Tracer tracer(cfg, on_event);
-
-  std::optional<spawn::HeldCommand> command;
-  if (!opts.command.empty()) {
-    command.emplace(opts.command);
-    tracer.add_pid(static_cast<uint32_t>(command->pid()));
-  }
-  std::cerr << fmt::format("sockscope: tracing ({} probes attached). {}\n", tracer.attached_count(),
-                           command ? fmt::format("Running {} as pid {}.", opts.command.front(), command->pid())
-                                   : std::string("Ctrl-C to stop."))
-            << std::flush;
-  if (command) command->release();
-
-  SessionResult result;
-  while (!g_stop) {
-    tracer.poll(100);
-    on_tick();
-    if (command && (result.exit_code = command->try_wait())) break;
-  }
-  tracer.drain();
-  if (command && !result.exit_code) result.exit_code = command->wait();
-  result.summary = events::Summary{tracer.delivered(), tracer.losses()};
-  return result;
 }
 
 int run_trace(const TraceOptions& opts) {
@@ -144,7 +109,8 @@ int run_trace(const TraceOptions& opts) {
   if (opts.json) {
     renderer = std::make_unique<render::JsonRenderer>(std::cout);
   } else {
-    bool colour = opts.colour == "always" || (opts.colour == "auto" && isatty(STDOUT_FILENO));
+    const Colour when = chosen(kColours, opts.colour);
+    const bool colour = when == Colour::Always || (when == Colour::Auto && isatty(STDOUT_FILENO));
     renderer = std::make_unique<render::TextRenderer>(std::cout, colour);
   }
   SessionResult r = run_session(

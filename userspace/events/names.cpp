@@ -133,12 +133,19 @@ std::string task_state_name(uint32_t state) {
 
 std::string_view format_ip(uint16_t family, const std::array<uint8_t, 16>& addr, IpBuffer& buf) {
   if (family == AF_INET) {  // by hand: inet_ntop goes through sprintf
-    char* p = buf.data();
-    for (int i = 0; i < 4; ++i) {
-      if (i) *p++ = '.';
-      p = std::to_chars(p, buf.data() + buf.size(), addr[i]).ptr;
+    // At most "255.255.255.255": 15 characters, so every index below is in
+    // bounds by construction (to_chars's unchecked error path, which returns
+    // the buffer's end, is what GCC 12 at -O3 rightly flagged).
+    static_assert(std::tuple_size_v<IpBuffer> >= 15);
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < 4; ++i) {
+      if (i) buf[n++] = '.';
+      const unsigned octet = addr[i];
+      if (octet >= 100) buf[n++] = static_cast<char>('0' + octet / 100);
+      if (octet >= 10) buf[n++] = static_cast<char>('0' + octet / 10 % 10);
+      buf[n++] = static_cast<char>('0' + octet % 10);
     }
-    return {buf.data(), static_cast<std::size_t>(p - buf.data())};
+    return {buf.data(), n};
   }
   if (family == AF_INET6 && inet_ntop(AF_INET6, addr.data(), buf.data(), buf.size())) return buf.data();
   return "?";

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <bpf/libbpf.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -63,5 +64,7 @@ void check_system() {
     spdlog::debug("mounted tracefs on /sys/kernel/tracing");
   }
 }
+
+std::string libbpf_version() { return fmt::format("{}.{}", libbpf_major_version(), libbpf_minor_version()); }
 
 }  // namespace sockscope::probes

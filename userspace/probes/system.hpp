@@ -15,4 +15,8 @@ bool privileged();
 // Throws TraceError naming what is missing.
 void check_system();
 
+// The version of the libbpf this process runs with ("1.1"), which may be newer
+// than the one it was built against.
+std::string libbpf_version();
+
 }  // namespace sockscope::probes
