@@ -52,8 +52,9 @@ forget() {
 # Wait (bounded) until FILE has a line matching PATTERN (grep -E), at least
 # COUNT times.
 wait_for_line() {
-  local file=$1 pattern=$2 count=${3:-1} tries=500
-  until (($(grep -cE -- "$pattern" "$file" 2>/dev/null) >= count)); do
+  local file=$1 pattern=$2 count=${3:-1} tries=500 n
+  # The file may not exist yet: its program has not run its redirection.
+  until n=$(grep -cE -- "$pattern" "$file" 2>/dev/null) || true; ((${n:-0} >= count)); do
     ((tries--)) || fail "timed out waiting for '$pattern' in $file" "$file"
     sleep 0.02
   done
@@ -173,6 +174,10 @@ run_topology() {
   read -r -a rx <<<"$3"
   read -r -a tx <<<"$4"
   local overflows_before
+  # A program started with `> file &` truncates its file only once it runs:
+  # a wait_for_line right after could still match the previous topology's
+  # line in the same file, so each topology starts with none.
+  rm -f "$work"/e[0-9].*
 
   echo
   echo "=== E1 ($topo): does bind() alone hold the port?"

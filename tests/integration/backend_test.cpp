@@ -5,49 +5,10 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
+#include "../support/doctor.hpp"
 #include "../support/trace_run.hpp"
 
 using namespace sockscope::testing;
-
-namespace {
-
-struct DoctorRow {
-  std::string hook, fentry, kprobe, tracepoint, chosen;
-};
-
-// The hook table of `sockscope doctor`.
-std::vector<DoctorRow> doctor_rows(std::string* text = nullptr) {
-  const std::string path = temp_path("doctor");
-  Process p({SOCKSCOPE_BIN, "doctor"}, path);
-  REQUIRE(p.wait() == 0);
-  std::ifstream in(path);
-  std::stringstream all;
-  all << in.rdbuf();
-  unlink(path.c_str());
-  if (text) *text = all.str();
-  std::vector<DoctorRow> rows;
-  std::string line;
-  bool table = false;
-  while (std::getline(all, line)) {
-    if (line.rfind("hook ", 0) == 0) {
-      table = true;
-      continue;
-    }
-    if (!table) continue;
-    if (line.empty()) break;
-    // hook, the functions (comma-separated, may contain spaces), then four words.
-    std::istringstream words(line);
-    std::vector<std::string> w;
-    for (std::string s; words >> s;) w.push_back(s);
-    REQUIRE(w.size() >= 6);
-    const auto n = w.size();
-    rows.push_back({w[0], w[n - 4], w[n - 3], w[n - 2], w[n - 1]});
-  }
-  REQUIRE(rows.size() == 5);
-  return rows;
-}
-
-}  // namespace
 
 TEST_CASE("doctor lists every hook with a chosen backend", "[backend]") {
   std::string text;

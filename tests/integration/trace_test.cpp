@@ -2,6 +2,7 @@
 // the tutorial's receiver and sender, over IPv4 and IPv6 loopback.
 #include <catch2/catch.hpp>
 
+#include "../support/doctor.hpp"
 #include "../support/trace_run.hpp"
 
 using namespace sockscope::testing;
@@ -155,15 +156,13 @@ TEST_CASE("a paused receiver's handshake is completed by the kernel, and accept(
   CHECK(kaccept["fd"] == accept["ret"]);
 
   // Whichever backend serves the hooks, the records are the same; only
-  // `backend` says which one wrote them.
-  if (const char* b = forced_backend()) {
-    const std::string fallback_syn = std::string(b) == "tracepoint" ? "sock_ops" : b;
-    CHECK(kbind["backend"] == b);
-    CHECK(klisten["backend"] == b);
-    CHECK(synrecv["backend"] == fallback_syn);
-    CHECK(est["backend"] == b);
-    CHECK(kaccept["backend"] == b);
-  }
+  // `backend` says which one wrote them: the forced one, or under auto the
+  // one doctor reports chosen for that hook.
+  CHECK(kbind["backend"] == record_backend("bind"));
+  CHECK(klisten["backend"] == record_backend("listen"));
+  CHECK(synrecv["backend"] == record_backend("syn"));
+  CHECK(est["backend"] == record_backend("established"));
+  CHECK(kaccept["backend"] == record_backend("accept"));
 
   json summary = one(
       rs, [](const json& r) { return r["event"] == "summary"; }, "summary");
