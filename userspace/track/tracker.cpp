@@ -91,7 +91,6 @@ Tracker::Tracker(TrackerConfig cfg, Clock clock, Sink sink)
       bound_(cfg.max_listeners),
       accept_waits_(cfg.max_listeners),
       connections_(cfg.max_connections),
-      decided_(cfg.max_connections),
       clients_seen_(cfg.max_connections),
       connecting_(cfg.max_connections),
       client_socks_(cfg.max_connections) {
@@ -378,6 +377,8 @@ void Tracker::on_packet(const Event& e) {
 
 // ---- bookkeeping ----
 
+Tracker::FlowKey Tracker::key_of(const Open& o) { return {o.c.server, o.c.client, o.c.netns}; }
+
 // A record joining a story makes it the most recently active.
 Tracker::Open* Tracker::find(const FlowKey& k) {
   auto it = connections_.find(k);
@@ -437,7 +438,7 @@ void Tracker::decide(Open& o, Outcome outcome) {
   o.c.outcome = outcome;
   if (!o.decided) {
     o.tell_after = clock_() + cfg_.linger_ns;
-    decided_.try_emplace(FlowKey{o.c.server, o.c.client, o.c.netns});
+    o.decided_at = decided_.insert(decided_.end(), &o);
   }
   o.decided = true;
 }
@@ -506,7 +507,7 @@ void Tracker::tell(Connections::iterator it, Outcome undecided_as) {
 // Removes a story from every table that names it.
 void Tracker::forget(Connections::iterator it) {
   const FlowKey& k = it->first;
-  decided_.erase(k);
+  if (it->second.decided) decided_.erase(it->second.decided_at);
   const auto [from, to] = netns_of_.equal_range({k.server, k.client});
   for (auto at = from; at != to; ++at)
     if (at->second == k.netns) {
@@ -522,8 +523,7 @@ void Tracker::forget(Connections::iterator it) {
 // a recency order: one story per new one, in O(1).
 void Tracker::evict_oldest() {
   if (!decided_.empty()) {
-    auto it = connections_.peek(decided_.oldest()->first);
-    tell(it, it->second.c.outcome);
+    tell(connections_.peek(key_of(*decided_.front())), decided_.front()->c.outcome);
     return;
   }
   if (!connections_.empty()) tell(connections_.oldest(), Outcome::Evicted);  // all undecided
@@ -538,11 +538,8 @@ void Tracker::prune_client_seen(uint64_t now) {
 void Tracker::expire() {
   const uint64_t now = clock_();
   // Decided in the order their lingers end (the clock is monotonic).
-  while (!decided_.empty()) {
-    auto it = connections_.peek(decided_.oldest()->first);
-    if (now < it->second.tell_after) break;
-    tell(it, it->second.c.outcome);
-  }
+  while (!decided_.empty() && now >= decided_.front()->tell_after)
+    tell(connections_.peek(key_of(*decided_.front())), decided_.front()->c.outcome);
   // An undecided story's timeout runs from its establishment when there is
   // one, which activity does not order: look at each.
   for (auto it = connections_.begin(); it != connections_.end();) {
