@@ -180,7 +180,8 @@ class Tracker {
   // themselves (they never move), each knowing its place: 40 bytes a story,
   // where a second map keyed by flow took 120.
   std::list<Open*> decided_;
-  // The namespaces in which each (server, client) pair has an open story.
+  // The namespaces in which each (server, client) pair has an open story:
+  // one entry per story in connections_, added and removed with it.
   // The client's half of a flow may be seen from another namespace (a veth
   // pair), and sock_ops may not know the server's: both look a story up by
   // the pair alone. A multimap beside connections_ rather than connections_
