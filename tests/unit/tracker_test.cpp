@@ -931,3 +931,318 @@ TEST_CASE("a SYN-ACK retransmission is a step with the listener's queue", "[trac
   CHECK(r.task == Task{0, "swapper/0"});
   CHECK(r.lane == Lane::Kernel);
 }
+
+// ---- bounded tables: the least recently active entry goes ----
+
+namespace {
+
+Event listen_on(uint64_t ts, uint16_t port, uint64_t sock) {
+  return base(SK_K_LISTEN, ts)
+      .pid(kServerPid)
+      .comm("server")
+      .v4("127.0.0.1", port, "0.0.0.0", 0)
+      .sock(sock)
+      .states(7, 10)
+      .backlog(128)
+      .queue(0, 128)
+      .event();
+}
+Event syn_to(uint64_t ts, uint16_t port, uint16_t cport, uint32_t netns = kNs) {
+  return base(SK_PKT_TCP, ts)
+      .netns(netns)
+      .pid(kClientPid)
+      .comm("client")
+      .ctx(SK_CTX_SOFTIRQ)
+      .dir(SK_DIR_RX)
+      .flags(0x02)
+      .v4("127.0.0.1", cport, "127.0.0.1", port)
+      .queue(0, 128)
+      .owner(0, 0, SK_LISTENER_FOUND)
+      .event();
+}
+Event bind_on(uint64_t ts, uint16_t port, uint64_t sock, uint32_t pid) {
+  return base(SK_K_BIND, ts).pid(pid).comm("server").v4("127.0.0.1", port, "0.0.0.0", 0).sock(sock).fd(3).event();
+}
+Event bind_fails(uint64_t ts, uint16_t port) {
+  return base(SK_SYS_BIND, ts)
+      .pid(300)
+      .comm("late")
+      .phase(SK_PHASE_EXIT)
+      .fd(3)
+      .ret(-EADDRINUSE)
+      .v4("127.0.0.1", port, "0.0.0.0", 0)
+      .sock(0x9000)
+      .event();
+}
+Event accept_enter_on(uint64_t ts, uint16_t port, uint32_t pid) {
+  return base(SK_SYS_ACCEPT, ts)
+      .pid(pid)
+      .comm("server")
+      .phase(SK_PHASE_ENTER)
+      .fd(3)
+      .v4("127.0.0.1", port, "0.0.0.0", 0)
+      .sock(0x1000)
+      .event();
+}
+Event accept_exit_on(uint64_t ts, uint16_t port, uint16_t cport, uint32_t pid) {
+  return base(SK_SYS_ACCEPT, ts)
+      .pid(pid)
+      .comm("server")
+      .phase(SK_PHASE_EXIT)
+      .fd(3)
+      .ret(4)
+      .v4("127.0.0.1", port, "127.0.0.1", cport)
+      .sock(0x1000)
+      .event();
+}
+Event syn_tx_from(uint64_t ts, uint16_t cport, uint32_t pid) {
+  return base(SK_PKT_TCP, ts)
+      .pid(pid)
+      .comm("client")
+      .ctx(SK_CTX_PROCESS)
+      .dir(SK_DIR_TX)
+      .flags(0x02)
+      .v4("127.0.0.1", cport, "127.0.0.1", 10000)
+      .event();
+}
+Event connect_enter_on(uint64_t ts, uint64_t sock, uint32_t pid) {
+  return base(SK_SYS_CONNECT, ts)
+      .pid(pid)
+      .comm("client")
+      .phase(SK_PHASE_ENTER)
+      .fd(3)
+      .v4("0.0.0.0", 0, "127.0.0.1", 10000)
+      .sock(sock)
+      .event();
+}
+Event connect_exit_on(uint64_t ts, uint64_t sock, uint16_t cport, uint32_t pid, uint32_t netns = kNs) {
+  return base(SK_SYS_CONNECT, ts)
+      .netns(netns)
+      .pid(pid)
+      .comm("client")
+      .phase(SK_PHASE_EXIT)
+      .fd(3)
+      .ret(0)
+      .v4("127.0.0.1", cport, "127.0.0.1", 10000)
+      .sock(sock)
+      .event();
+}
+
+std::optional<uint64_t> listener_sock(const Connection& c) {
+  if (!c.listener) return std::nullopt;
+  return c.listener->sock;
+}
+
+}  // namespace
+
+TEST_CASE("a full listener table drops the least recently active listener, not the lowest port", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_listeners = 2;
+  Harness h(cfg);
+  h.add(listen_on(kT0, 10000, 0x1000));
+  h.add(listen_on(kT0 + 1000, 10001, 0x1001));
+  h.add(syn_to(kT0 + 2000, 10000, 50000));      // a connection to 10000: active again
+  h.add(listen_on(kT0 + 3000, 10002, 0x1002));  // full: 10001 goes
+  CHECK(h.tracker().listeners() == 2);
+  h.add(syn_to(kT0 + 4000, 10000, 50001));
+  h.add(syn_to(kT0 + 5000, 10001, 50002));
+  h.add(syn_to(kT0 + 6000, 10002, 50003));
+  h.end();
+  REQUIRE(h.connections.size() == 4);
+  CHECK(listener_sock(by_client_port(h.connections, 50000)) == 0x1000u);
+  CHECK(listener_sock(by_client_port(h.connections, 50001)) == 0x1000u);
+  CHECK(listener_sock(by_client_port(h.connections, 50002)) == std::nullopt);
+  CHECK(listener_sock(by_client_port(h.connections, 50003)) == 0x1002u);
+}
+
+TEST_CASE("a full table of bound ports drops the least recently active port, not the lowest", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_listeners = 2;
+  Harness h(cfg);
+  h.add(bind_on(kT0, 10000, 0x1000, 101));
+  h.add(bind_on(kT0 + 1000, 10001, 0x1001, 102));
+  h.add(listen_on(kT0 + 2000, 10000, 0x1000));     // 10000 active again: it listens now
+  h.add(bind_on(kT0 + 3000, 10002, 0x1002, 103));  // full: 10001 goes
+  h.add(bind_fails(kT0 + 4000, 10000));
+  h.add(bind_fails(kT0 + 5000, 10001));
+  h.add(bind_fails(kT0 + 6000, 10002));
+  REQUIRE(h.conflicts.size() == 3);
+  REQUIRE(h.conflicts[0].holder.has_value());
+  CHECK(*h.conflicts[0].holder == Task{101, "server"});
+  CHECK(h.conflicts[0].holder_listening);
+  CHECK(h.conflicts[0].holder_bound_ns == kT0);
+  CHECK_FALSE(h.conflicts[1].holder.has_value());
+  REQUIRE(h.conflicts[2].holder.has_value());
+  CHECK(*h.conflicts[2].holder == Task{103, "server"});
+  CHECK_FALSE(h.conflicts[2].holder_listening);
+  CHECK(h.conflicts[2].holder_bound_ns == kT0 + 3000);
+}
+
+TEST_CASE("a full table of accept() waits drops the least recently begun wait, not the lowest port", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_listeners = 2;
+  Harness h(cfg);
+  h.add(accept_enter_on(kT0, 10000, 101));
+  h.add(accept_enter_on(kT0 + 1000, 10001, 102));
+  h.add(accept_enter_on(kT0 + 2000, 10000, 103));  // another thread waits on 10000: the newest wait
+  h.add(accept_enter_on(kT0 + 3000, 10002, 104));  // full: 10001's wait goes
+  h.add(accept_exit_on(kT0 + 10'000, 10000, 50000, 103));
+  h.add(accept_exit_on(kT0 + 11'000, 10001, 50001, 102));
+  h.add(accept_exit_on(kT0 + 12'000, 10002, 50002, 104));
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  const Connection& on0 = by_client_port(h.connections, 50000);
+  const Connection& on1 = by_client_port(h.connections, 50001);
+  const Connection& on2 = by_client_port(h.connections, 50002);
+  for (const Connection* c : {&on0, &on1, &on2}) CHECK(c->outcome == Outcome::Accepted);
+  // The wait, when known, is the story's first step: when it began and who waited.
+  REQUIRE(on0.steps.size() == 2);
+  CHECK(on0.steps[0].ts_ns == kT0 + 2000);
+  CHECK(on0.steps[0].task == Task{103, "server"});
+  REQUIRE(on1.steps.size() == 1);
+  CHECK(on1.steps[0].ts_ns == kT0 + 11'000);
+  REQUIRE(on2.steps.size() == 2);
+  CHECK(on2.steps[0].ts_ns == kT0 + 3000);
+  CHECK(on2.steps[0].task == Task{104, "server"});
+}
+
+TEST_CASE("a full table of clients seen drops the one seen longest ago, not the lowest port", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_connections = 2;
+  Harness h(cfg);
+  h.add(syn_tx_from(kT0, 50002, 201));  // connect()s whose server side is not seen yet
+  h.add(syn_tx_from(kT0 + 1000, 50001, 202));
+  h.add(syn_tx_from(kT0 + 2000, 50000, 203));  // full: 50002 goes
+  h.add(syn_rx(kT0 + 3000, 50000));
+  h.add(syn_rx(kT0 + 4000, 50001));
+  h.add(syn_rx(kT0 + 5000, 50002));
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  CHECK(by_client_port(h.connections, 50000).client_task == Task{203, "client"});
+  CHECK(by_client_port(h.connections, 50001).client_task == Task{202, "client"});
+  CHECK(by_client_port(h.connections, 50002).client_task == std::nullopt);
+}
+
+TEST_CASE("a full table of connect()s in progress drops the one begun longest ago", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_connections = 2;
+  Harness h(cfg);
+  h.add(connect_enter_on(kT0, 0x2001, 201));
+  h.add(connect_enter_on(kT0 + 1000, 0x2002, 202));
+  h.add(connect_enter_on(kT0 + 2000, 0x2003, 203));  // full: 0x2001's goes
+  h.add(syn_rx(kT0 + 3000, 50001));
+  h.add(connect_exit_on(kT0 + 4000, 0x2001, 50001, 201));
+  h.add(syn_rx(kT0 + 5000, 50002));
+  h.add(connect_exit_on(kT0 + 6000, 0x2002, 50002, 202));
+  h.add(syn_rx(kT0 + 7000, 50003));  // full: 50001's story is told, evicted
+  h.add(connect_exit_on(kT0 + 8000, 0x2003, 50003, 203));
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  const Connection& first = by_client_port(h.connections, 50001);
+  CHECK(first.outcome == Outcome::Evicted);
+  CHECK(first.connect_ret == 0);
+  // SYN, connect() = 0: when connect() began is no longer known.
+  REQUIRE(first.steps.size() == 2);
+  CHECK(first.steps[0].ts_ns == kT0 + 3000);
+  for (uint16_t port : {50002, 50003}) {
+    const Connection& c = by_client_port(h.connections, port);
+    CAPTURE(port);
+    REQUIRE(c.steps.size() == 3);  // connect() begins, SYN, connect() = 0
+    CHECK(c.steps[0].ts_ns == kT0 + (port == 50002 ? 1000 : 2000));
+    CHECK(c.steps[0].lane == Lane::Client);
+  }
+}
+
+TEST_CASE("beyond max_connections the least recently active undecided story goes, whatever its age", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_connections = 2;
+  Harness h(cfg);
+  h.add(syn_rx(kT0, 50000));
+  h.add(syn_rx(kT0 + 1000, 50001));
+  h.add(data_rx(kT0 + 2000, 50000));  // the older story is active again
+  h.add(syn_rx(kT0 + 3000, 50002));   // full: 50001 goes
+  REQUIRE(h.connections.size() == 1);
+  CHECK(h.connections[0].client.port == 50001);
+  CHECK(h.connections[0].outcome == Outcome::Evicted);
+  CHECK(h.tracker().stats().evicted == 1);
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  CHECK(h.told_by_finish == 2);
+  CHECK(h.tracker().stats().evicted == 1);
+}
+
+TEST_CASE("beyond max_connections decided stories go in the order they were decided", "[tracker]") {
+  TrackerConfig cfg;
+  cfg.max_connections = 2;
+  Harness h(cfg);
+  h.add(listen_ev(kT0));
+  for (uint16_t port : {50000, 50001}) {
+    const uint64_t t = kT0 + (port - 50000) * 10'000;
+    h.add(syn_rx(t + 1000, port));
+    h.add(established(t + 2000, port));
+    h.add(accept_exit(t + 3000, port));
+  }
+  h.add(data_rx(kT0 + 20'000, 50000));  // a late record joins the first, in its linger
+  h.add(syn_rx(kT0 + 30'000, 50002));   // full: the first decided goes, though the second was quiet longer
+  REQUIRE(h.connections.size() == 1);
+  const Connection& first = h.connections[0];
+  CHECK(first.client.port == 50000);
+  CHECK(first.outcome == Outcome::Accepted);
+  CHECK(first.last_ns == kT0 + 20'000);
+  CHECK(first.steps.back().ts_ns == kT0 + 20'000);
+  CHECK(h.tracker().stats().evicted == 0);
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  CHECK(h.connections[1].client.port == 50001);  // its linger over
+  CHECK(h.connections[1].outcome == Outcome::Accepted);
+  CHECK(h.connections[2].client.port == 50002);
+  CHECK(h.connections[2].outcome == Outcome::Pending);
+  CHECK(h.told_by_finish == 1);
+}
+
+TEST_CASE("finish tells the open stories least recently active first", "[tracker]") {
+  Harness h;
+  h.add(syn_rx(kT0, 50000));
+  h.add(syn_rx(kT0 + 1000, 50001));
+  h.add(data_rx(kT0 + 2000, 50000));
+  h.add(syn_rx(kT0 + 3000, 49999));
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  CHECK(h.told_by_finish == 3);
+  std::vector<uint16_t> order;
+  for (const Connection& c : h.connections) order.push_back(c.client.port);
+  CHECK(order == std::vector<uint16_t>{50001, 50000, 49999});
+}
+
+TEST_CASE("a flow's namespaces: a client record from another one finds the only open story, or none", "[tracker]") {
+  constexpr uint32_t kNs2 = kNs + 1, kClientNs = kNs + 2;
+  Harness h;
+  // The flow's first story, in kNs, is told: its namespace is forgotten.
+  h.add(syn_to(kT0, 10000, 50000, kNs));
+  h.add(rst_tx(kT0 + 1000, 50000));
+  h.advance_to(kT0 + 1000 + TrackerConfig{}.linger_ns);
+  REQUIRE(h.connections.size() == 1);
+  CHECK(h.connections[0].outcome == Outcome::Refused);
+  // The same addresses in kNs2: a client across a veth pair finds it.
+  h.add(syn_to(kT0 + 300'000'000, 10000, 50000, kNs2));
+  h.add(connect_exit_on(kT0 + 300'001'000, 0x2000, 50000, kClientPid, kClientNs));
+  // Two open at once, neither claimed by a client yet: a client record from
+  // a third namespace could be either's, and joins neither.
+  h.add(syn_to(kT0 + 300'002'000, 10000, 50001, kNs));
+  h.add(syn_to(kT0 + 300'003'000, 10000, 50001, kNs2));
+  h.add(connect_exit_on(kT0 + 300'004'000, 0x2001, 50001, kClientPid, kClientNs));
+  h.end();
+  REQUIRE(h.connections.size() == 4);
+  const Connection& second = h.connections[1];
+  CHECK(second.netns == kNs2);
+  CHECK(second.client.port == 50000);
+  CHECK(second.client_netns == kClientNs);
+  CHECK(second.connect_ret == 0);
+  CHECK(second.client_task == Task{kClientPid, "client"});
+  for (std::size_t i : {2u, 3u}) {
+    CAPTURE(i);
+    CHECK(h.connections[i].client.port == 50001);
+    CHECK_FALSE(h.connections[i].connect_ret.has_value());
+    CHECK_FALSE(h.connections[i].client_task.has_value());
+  }
+}

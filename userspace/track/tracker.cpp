@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -32,10 +34,52 @@ Endpoint local_ep(const Event& e) { return make_endpoint(e.family, e.saddr, e.sp
 Endpoint remote_ep(const Event& e) { return make_endpoint(e.family, e.daddr, e.dport); }
 Task task_of(const Event& e) { return {e.pid, std::string(e.comm_view())}; }
 
+// Per process (see Tracker::KeyHash), and the same for every table all along.
+uint64_t hash_seed() {
+  static const uint64_t seed = (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  return seed;
+}
+
+// splitmix64's finalizer over h ^ v: a bijection in which every input bit
+// reaches every output bit, so chaining it over a key's words gives no
+// collisions that hold whatever the seed.
+uint64_t mix(uint64_t h, uint64_t v) {
+  h ^= v;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+  return h ^ (h >> 31);
+}
+
+uint64_t mix(uint64_t h, const Endpoint& ep) {
+  uint64_t lo, hi;
+  std::memcpy(&lo, ep.addr.data(), sizeof lo);
+  std::memcpy(&hi, ep.addr.data() + sizeof lo, sizeof hi);
+  return mix(mix(mix(h, uint64_t{ep.family} << 16 | ep.port), lo), hi);
+}
+
 }  // namespace
 
+std::size_t Tracker::KeyHash::operator()(const PortKey& k) const noexcept {
+  return mix(hash_seed(), uint64_t{k.netns} << 16 | k.port);
+}
+std::size_t Tracker::KeyHash::operator()(const FlowPair& k) const noexcept {
+  return mix(mix(hash_seed(), k.first), k.second);
+}
+std::size_t Tracker::KeyHash::operator()(const FlowKey& k) const noexcept {
+  return mix(mix(mix(hash_seed(), k.netns), k.server), k.client);
+}
+
 Tracker::Tracker(TrackerConfig cfg, Clock clock, Sink sink)
-    : cfg_(cfg), clock_(std::move(clock)), sink_(std::move(sink)) {
+    : cfg_(cfg),
+      clock_(std::move(clock)),
+      sink_(std::move(sink)),
+      listeners_(cfg.max_listeners),
+      bound_(cfg.max_listeners),
+      accept_waits_(cfg.max_listeners),
+      connections_(cfg.max_connections),
+      clients_seen_(cfg.max_connections),
+      connecting_(cfg.max_connections),
+      client_socks_(cfg.max_connections) {
   cfg_.max_steps = std::min<std::size_t>(cfg_.max_steps, 255);  // a step names its task by a uint8_t index
 }
 
@@ -69,7 +113,7 @@ void Tracker::on_sys_bind(const Event& e) {
   b.caller = task_of(e);
   b.err = static_cast<int>(-e.ret);
   if (b.err == EADDRINUSE) {
-    if (auto it = bound_.find({e.netns, e.sport}); it != bound_.end()) {
+    if (auto it = bound_.peek({e.netns, e.sport}); it != bound_.end()) {
       b.holder = it->second.owner;
       b.holder_listening = it->second.listening;
       b.holder_bound_ns = it->second.ts_ns;
@@ -79,8 +123,7 @@ void Tracker::on_sys_bind(const Event& e) {
 }
 
 void Tracker::on_bind(const Event& e) {
-  if (bound_.size() >= cfg_.max_listeners && !bound_.contains({e.netns, e.sport})) bound_.erase(bound_.begin());
-  bound_[{e.netns, e.sport}] = Bound{e.sock, task_of(e), e.ts_ns, false};
+  bound_.insert_or_assign({e.netns, e.sport}, Bound{e.sock, task_of(e), e.ts_ns, false});
 }
 
 void Tracker::on_listen(const Event& e) {
@@ -93,9 +136,8 @@ void Tracker::on_listen(const Event& e) {
   l.sock = e.sock;
   l.backend = e.backend;
   const PortKey k{e.netns, e.sport};
-  if (listeners_.size() >= cfg_.max_listeners && !listeners_.contains(k)) listeners_.erase(listeners_.begin());
-  listeners_[k] = l;
-  auto& b = bound_[k];
+  listeners_.insert_or_assign(k, l);
+  auto& b = bound_.try_emplace(k).first->second;
   if (b.sock != e.sock) b = Bound{e.sock, l.owner, e.ts_ns, true};
   b.listening = true;
   if (sink_.listener) sink_.listener(l);
@@ -104,7 +146,7 @@ void Tracker::on_listen(const Event& e) {
 void Tracker::on_sys_close(const Event& e) {
   // A socket that was bound but never listened has no state change to see
   // it go: its close() frees the port.
-  if (auto it = bound_.find({e.netns, e.sport});
+  if (auto it = bound_.peek({e.netns, e.sport});
       it != bound_.end() && it->second.sock == e.sock && !it->second.listening)
     bound_.erase(it);
 }
@@ -114,8 +156,8 @@ void Tracker::on_sys_close(const Event& e) {
 void Tracker::on_state(const Event& e) {
   const PortKey k{e.netns, e.sport};
   if (e.old_state == kListen && e.new_state == kClose) {
-    if (auto it = listeners_.find(k); it != listeners_.end() && it->second.sock == e.sock) listeners_.erase(it);
-    if (auto it = bound_.find(k); it != bound_.end() && it->second.sock == e.sock) bound_.erase(it);
+    if (auto it = listeners_.peek(k); it != listeners_.end() && it->second.sock == e.sock) listeners_.erase(it);
+    if (auto it = bound_.peek(k); it != bound_.end() && it->second.sock == e.sock) bound_.erase(it);
     accept_waits_.erase(k);
     // inet_csk_listen_stop resets whatever is still queued.
     for (auto& [key, o] : connections_) {
@@ -137,10 +179,8 @@ void Tracker::on_state(const Event& e) {
     return;
   }
   if (Open* o = find_any_netns(remote, local, e.netns)) {  // the client's socket
-    if (connecting_.contains(e.sock)) {
-      if (client_socks_.size() >= cfg_.max_connections) client_socks_.erase(client_socks_.begin());
-      client_socks_[e.sock] = FlowKey{o->c.server, o->c.client, o->c.netns};
-    }
+    if (connecting_.contains(e.sock))
+      client_socks_.insert_or_assign(e.sock, FlowKey{o->c.server, o->c.client, o->c.netns});
     if (e.old_state == kSynSent && e.new_state == kClose) {
       add_step(*o, e, Lane::Client, Step::Arrow::None, StepKind::ClientState, e.old_state, e.new_state);
       if (!o->c.established) decide(*o, o->c.rst_ns ? Outcome::Refused : Outcome::Closed);
@@ -155,10 +195,13 @@ void Tracker::on_syn_recv(const Event& e) {
   uint32_t netns = e.netns;
   // sock_ops names the namespace only of listeners it saw begin (0 for one
   // listening since before tracing): the SYN that made this request socket
-  // opened the story in its own namespace.
-  for (auto it = connections_.lower_bound({server, client, 0});
-       netns == 0 && it != connections_.end() && it->first.server == server && it->first.client == client; ++it)
-    netns = it->first.netns;
+  // opened the story in its own namespace. Of several (the same addresses in
+  // two namespaces), the lowest: a choice the hash's order cannot change.
+  if (netns == 0) {
+    const auto [from, to] = netns_of_.equal_range({server, client});
+    for (auto it = from; it != to; ++it)
+      if (it->second != 0 && (netns == 0 || it->second < netns)) netns = it->second;
+  }
   Open& o = get_fresh({server, client, netns}, e.ts_ns);
   if (o.c.first_syn_ns == 0) o.c.first_syn_ns = e.ts_ns;  // no packet record for the SYN
   o.c.backends.syn_recv = e.backend;
@@ -199,19 +242,18 @@ void Tracker::on_synack_retransmit(const Event& e) {
 
 void Tracker::on_sys_connect(const Event& e) {
   if (e.phase == Phase::Enter) {
-    if (connecting_.size() >= cfg_.max_connections) connecting_.erase(connecting_.begin());
-    connecting_[e.sock] = ClientSeen{task_of(e), e.netns, e.ts_ns, e.ts_ns};
+    connecting_.insert_or_assign(e.sock, ClientSeen{task_of(e), e.netns, e.ts_ns, e.ts_ns});
     return;
   }
   std::optional<ClientSeen> began;
-  if (auto it = connecting_.find(e.sock); it != connecting_.end()) {
+  if (auto it = connecting_.peek(e.sock); it != connecting_.end()) {
     began = it->second;
     connecting_.erase(it);
   }
   // Only connections whose server side this host saw have a story: a
   // connection to another host was handshaken by that host's kernel.
   Open* o = find_any_netns(remote_ep(e), local_ep(e), e.netns);
-  if (auto it = client_socks_.find(e.sock); it != client_socks_.end()) {
+  if (auto it = client_socks_.peek(e.sock); it != client_socks_.end()) {
     if (!o) o = find(it->second);
     client_socks_.erase(it);
   }
@@ -231,13 +273,11 @@ void Tracker::on_sys_connect(const Event& e) {
 void Tracker::on_sys_accept(const Event& e) {
   const PortKey k{e.netns, e.sport};
   if (e.phase == Phase::Enter) {
-    if (accept_waits_.size() >= cfg_.max_listeners && !accept_waits_.contains(k))
-      accept_waits_.erase(accept_waits_.begin());
-    accept_waits_[k] = AcceptWait{e.ts_ns, task_of(e)};
+    accept_waits_.insert_or_assign(k, AcceptWait{e.ts_ns, task_of(e)});
     return;
   }
   std::optional<AcceptWait> wait;
-  if (auto it = accept_waits_.find(k); it != accept_waits_.end()) {
+  if (auto it = accept_waits_.peek(k); it != accept_waits_.end()) {
     wait = it->second;
     accept_waits_.erase(it);
   }
@@ -284,9 +324,8 @@ void Tracker::on_packet(const Event& e) {
       if (!o->c.client_task) o->c.client_task = task_of(e);
       return;
     }
-    if (clients_seen_.size() >= cfg_.max_connections) prune_client_seen(e.ts_ns);
-    if (clients_seen_.size() >= cfg_.max_connections) clients_seen_.erase(clients_seen_.begin());
-    clients_seen_[{dst, src}] = ClientSeen{task_of(e), e.netns, 0, e.ts_ns};
+    // Full, it drops the one seen longest ago: the one most likely stale.
+    clients_seen_.insert_or_assign({dst, src}, ClientSeen{task_of(e), e.netns, 0, e.ts_ns});
     return;
   }
 
@@ -328,6 +367,9 @@ void Tracker::on_packet(const Event& e) {
 
 // ---- bookkeeping ----
 
+Tracker::FlowKey Tracker::key_of(const Open& o) { return {o.c.server, o.c.client, o.c.netns}; }
+
+// A record joining a story makes it the most recently active.
 Tracker::Open* Tracker::find(const FlowKey& k) {
   auto it = connections_.find(k);
   return it == connections_.end() ? nullptr : &it->second;
@@ -337,27 +379,31 @@ Tracker::Open* Tracker::find(const FlowKey& k) {
 // (a veth pair): match the flow in any namespace, preferring the event's own.
 Tracker::Open* Tracker::find_any_netns(const Endpoint& server, const Endpoint& client, uint32_t prefer_netns) {
   if (Open* o = find({server, client, prefer_netns})) return o;
-  Open* only = nullptr;
-  for (auto it = connections_.lower_bound({server, client, 0});
-       it != connections_.end() && it->first.server == server && it->first.client == client; ++it) {
-    if (it->second.c.client_netns != 0 && it->second.c.client_netns != prefer_netns) continue;
+  std::optional<uint32_t> only;
+  const auto [from, to] = netns_of_.equal_range({server, client});
+  for (auto it = from; it != to; ++it) {
+    const Open& o = connections_.peek({server, client, it->second})->second;
+    if (o.c.client_netns != 0 && o.c.client_netns != prefer_netns) continue;
     if (only) return nullptr;  // ambiguous: the same flow in two namespaces
-    only = &it->second;
+    only = it->second;
   }
-  return only;
+  return only ? find({server, client, *only}) : nullptr;
 }
 
 Tracker::Open& Tracker::get_or_create(const FlowKey& k, uint64_t ts) {
   if (Open* o = find(k)) return *o;
-  if (connections_.size() >= cfg_.max_connections) evict_oldest();
-  Open& o = connections_[k];
+  // Eviction by the tracker's own order: the map itself would drop a
+  // decided story only when it happened to be the least recently active.
+  if (connections_.size() >= connections_.capacity()) evict_oldest();
+  Open& o = connections_.try_emplace(k).first->second;
+  netns_of_.emplace(FlowPair{k.server, k.client}, k.netns);
   Connection& c = o.c;
   c.netns = k.netns;
   c.server = k.server;
   c.client = k.client;
   c.last_ns = ts;
   if (auto it = listeners_.find({k.netns, k.server.port}); it != listeners_.end()) c.listener = it->second;
-  if (auto it = clients_seen_.find({k.server, k.client}); it != clients_seen_.end()) {
+  if (auto it = clients_seen_.peek({k.server, k.client}); it != clients_seen_.end()) {
     c.client_task = it->second.task;
     c.client_netns = it->second.netns;
     clients_seen_.erase(it);
@@ -370,7 +416,7 @@ Tracker::Open& Tracker::get_or_create(const FlowKey& k, uint64_t ts) {
 // over: tell it before the new one starts. A retransmitted SYN of a
 // handshake that has not completed yet belongs to the open story.
 Tracker::Open& Tracker::get_fresh(const FlowKey& k, uint64_t ts) {
-  auto it = connections_.find(k);
+  auto it = connections_.peek(k);
   if (it != connections_.end() && (it->second.decided || it->second.c.established || it->second.c.accepted))
     tell(it, Outcome::Pending);
   return get_or_create(k, ts);
@@ -380,7 +426,10 @@ void Tracker::decide(Open& o, Outcome outcome) {
   // accept() returning the connection settles it, whatever came before.
   if (o.decided && (outcome != Outcome::Accepted || o.c.outcome == Outcome::Accepted)) return;
   o.c.outcome = outcome;
-  if (!o.decided) o.tell_after = clock_() + cfg_.linger_ns;
+  if (!o.decided) {
+    o.tell_after = clock_() + cfg_.linger_ns;
+    o.decided_at = decided_.insert(decided_.end(), &o);
+  }
   o.decided = true;
 }
 
@@ -448,7 +497,7 @@ Step Tracker::to_step(const StepRec& r, const std::vector<Task>& tasks) {
   return s;
 }
 
-void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
+void Tracker::tell(Connections::iterator it, Outcome undecided_as) {
   Connection& c = it->second.c;
   if (!it->second.decided) c.outcome = undecided_as;
   c.told_ns = clock_();
@@ -461,58 +510,65 @@ void Tracker::tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as) {
   ++stats_.told;
   if (c.outcome == Outcome::Evicted) ++stats_.evicted;
   if (sink_.connection) sink_.connection(c);
+  forget(it);
+}
+
+// Removes a story from every table that names it.
+void Tracker::forget(Connections::iterator it) {
+  const FlowKey& k = it->first;
+  if (it->second.decided) decided_.erase(it->second.decided_at);
+  const auto [from, to] = netns_of_.equal_range({k.server, k.client});
+  for (auto at = from; at != to; ++at)
+    if (at->second == k.netns) {
+      netns_of_.erase(at);
+      break;
+    }
   connections_.erase(it);
 }
 
+// Over the bound: decided stories go first, oldest decision first, told with
+// their own outcome (only the rest of their linger is cut short); then the
+// least recently active undecided one, told as evicted. Each is the front of
+// a recency order: one story per new one, in O(1).
 void Tracker::evict_oldest() {
-  // Over the bound: a sixteenth at once, so that a storm pays for the scan
-  // once per many connections. Decided stories go first, told with their
-  // own outcome (only the rest of their linger is cut short); then the
-  // least recently active undecided ones, told as evicted.
-  std::vector<std::tuple<bool, uint64_t, FlowKey>> order;  // (undecided, last activity, key)
-  order.reserve(connections_.size());
-  for (const auto& [k, o] : connections_) order.emplace_back(!o.decided, o.c.last_ns, k);
-  const std::size_t n = std::max<std::size_t>(1, order.size() / 16);
-  std::nth_element(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n - 1), order.end());
-  std::sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n));
-  for (std::size_t i = 0; i < n; ++i) {
-    auto it = connections_.find(std::get<2>(order[i]));
-    if (it == connections_.end()) continue;
-    if (!it->second.decided) {
-      it->second.decided = true;
-      it->second.c.outcome = Outcome::Evicted;
-    }
-    tell(it, it->second.c.outcome);
+  if (!decided_.empty()) {
+    tell(connections_.peek(key_of(*decided_.front())), decided_.front()->c.outcome);
+    return;
   }
+  if (!connections_.empty()) tell(connections_.oldest(), Outcome::Evicted);  // all undecided
 }
 
+// Oldest first, so it stops at the first one still fresh.
 void Tracker::prune_client_seen(uint64_t now) {
-  std::erase_if(clients_seen_, [&](const auto& kv) {
-    return now > kv.second.seen_ns && now - kv.second.seen_ns > cfg_.pending_timeout_ns;
-  });
+  clients_seen_.erase_oldest_while(
+      [&](const auto& kv) { return now > kv.second.seen_ns && now - kv.second.seen_ns > cfg_.pending_timeout_ns; });
 }
 
 void Tracker::expire() {
   const uint64_t now = clock_();
+  // Decided in the order their lingers end (the clock is monotonic).
+  while (!decided_.empty() && now >= decided_.front()->tell_after)
+    tell(connections_.peek(key_of(*decided_.front())), decided_.front()->c.outcome);
+  // An undecided story's timeout runs from its establishment when there is
+  // one, which activity does not order: look at each.
   for (auto it = connections_.begin(); it != connections_.end();) {
     auto next = std::next(it);
     const Open& o = it->second;
-    if (o.decided) {
-      if (now >= o.tell_after) tell(it, o.c.outcome);
-    } else {
+    if (!o.decided) {
       const uint64_t since = o.c.established ? o.c.established_ns : o.c.last_ns;
       if (now > since && now - since >= cfg_.pending_timeout_ns) tell(it, Outcome::Pending);
     }
     it = next;
   }
   prune_client_seen(now);
-  std::erase_if(connecting_, [&](const auto& kv) {
-    return now > kv.second.seen_ns && now - kv.second.seen_ns > 4 * cfg_.pending_timeout_ns;
-  });
+  connecting_.erase_oldest_while(
+      [&](const auto& kv) { return now > kv.second.seen_ns && now - kv.second.seen_ns > 4 * cfg_.pending_timeout_ns; });
 }
 
+// In order of activity, least recent first: the order in which the stories
+// went quiet, where the flows' key order said nothing.
 void Tracker::finish() {
-  while (!connections_.empty()) tell(connections_.begin(), Outcome::Pending);
+  while (!connections_.empty()) tell(connections_.oldest(), Outcome::Pending);
 }
 
 }  // namespace sockscope::track

@@ -5,21 +5,23 @@
 // Pure: records in, stories out through a Sink; time comes from an injected
 // clock (CLOCK_MONOTONIC in the tool, the same clock as the records' ts_ns;
 // a fake one in the tests). Bounded: at most max_connections open stories
-// (beyond that, decided stories are told at once and then the oldest
-// undecided ones as "evicted"), max_listeners listeners and
-// bound ports, max_steps steps per story.
+// (beyond that, decided stories are told at once, oldest decision first, and
+// then the least recently active undecided ones as "evicted"), max_listeners
+// listeners and bound ports, max_steps steps per story. Every table is a
+// RecencyMap: a full one drops its least recently active entry, in O(1).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
+#include <list>
 #include <optional>
-#include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "events/event.hpp"
+#include "track/recency_map.hpp"
 #include "track/story.hpp"
 
 namespace sockscope::track {
@@ -52,7 +54,7 @@ class Tracker {
   // Tells the stories that are due: decided ones after the linger, undecided
   // ones after the pending timeout. Call it periodically.
   void expire();
-  // Tells every open story (tracing ends).
+  // Tells every open story (tracing ends), least recently active first.
   void finish();
 
   const TrackerStats& stats() const { return stats_; }
@@ -63,13 +65,21 @@ class Tracker {
   struct PortKey {
     uint32_t netns;
     uint16_t port;
-    auto operator<=>(const PortKey&) const = default;
+    bool operator==(const PortKey&) const = default;
   };
-  // Ordered so that all namespaces of one flow are adjacent (see find_any_netns).
   struct FlowKey {
     Endpoint server, client;
     uint32_t netns;
-    auto operator<=>(const FlowKey&) const = default;
+    bool operator==(const FlowKey&) const = default;
+  };
+  using FlowPair = std::pair<Endpoint, Endpoint>;  // (server, client), in any namespace
+  // The tables' keys come off the wire (a SYN flood chooses its addresses
+  // and ports): the hash is seeded per process, so that nobody can pick keys
+  // that all land in one bucket.
+  struct KeyHash {
+    std::size_t operator()(const PortKey& k) const noexcept;
+    std::size_t operator()(const FlowKey& k) const noexcept;
+    std::size_t operator()(const FlowPair& k) const noexcept;
   };
   struct Bound {
     uint64_t sock = 0;
@@ -107,6 +117,7 @@ class Tracker {
     std::vector<Task> tasks;
     bool decided = false;
     uint64_t tell_after = 0;
+    std::list<Open*>::iterator decided_at;  // its place in decided_, once decided
   };
   struct ClientSeen {  // a connect() or a SYN sent, before the story exists
     Task task;
@@ -128,6 +139,7 @@ class Tracker {
   void on_sys_close(const events::Event& e);
   void on_packet(const events::Event& e);
 
+  static FlowKey key_of(const Open& o);
   Open* find(const FlowKey& k);
   Open* find_any_netns(const Endpoint& server, const Endpoint& client, uint32_t prefer_netns);
   Open& get_or_create(const FlowKey& k, uint64_t ts);
@@ -139,7 +151,9 @@ class Tracker {
   void add_step(Open& o, const events::Event& e, Lane lane, Step::Arrow arrow, StepKind kind, uint32_t a = 0,
                 uint32_t b = 0, uint32_t c = 0);
   static Step to_step(const StepRec& r, const std::vector<Task>& tasks);
-  void tell(std::map<FlowKey, Open>::iterator it, Outcome undecided_as);
+  using Connections = RecencyMap<FlowKey, Open, KeyHash>;
+  void tell(Connections::iterator it, Outcome undecided_as);
+  void forget(Connections::iterator it);
   void evict_oldest();
   void prune_client_seen(uint64_t now);
 
@@ -147,15 +161,32 @@ class Tracker {
   Clock clock_;
   Sink sink_;
   TrackerStats stats_;
-  std::map<PortKey, Listener> listeners_;
-  std::map<PortKey, Bound> bound_;
-  std::map<PortKey, AcceptWait> accept_waits_;
-  std::map<FlowKey, Open> connections_;
-  std::map<std::pair<Endpoint, Endpoint>, ClientSeen> clients_seen_;  // (server, client)
-  std::unordered_map<uint64_t, ClientSeen> connecting_;               // connect() in progress, by socket
+  // A listener is active when it listens and when a connection to it opens.
+  RecencyMap<PortKey, Listener, KeyHash> listeners_;
+  RecencyMap<PortKey, Bound, KeyHash> bound_;
+  RecencyMap<PortKey, AcceptWait, KeyHash> accept_waits_;
+  // Every open story, decided or not, in order of activity (a record joined
+  // it). Stories never move between tables: a handler holding an Open& may
+  // decide it and go on adding steps.
+  Connections connections_;
+  // The decided ones among them, in the order they were decided: the order
+  // their lingers end, and the order eviction tells them. The stories
+  // themselves (they never move), each knowing its place: 40 bytes a story,
+  // where a second map keyed by flow took 120.
+  std::list<Open*> decided_;
+  // The namespaces in which each (server, client) pair has an open story:
+  // one entry per story in connections_, added and removed with it.
+  // The client's half of a flow may be seen from another namespace (a veth
+  // pair), and sock_ops may not know the server's: both look a story up by
+  // the pair alone. A multimap beside connections_ rather than connections_
+  // keyed by the pair, so that recency and eviction stay per story; a pair
+  // is open in one namespace but for rare coincidences.
+  std::unordered_multimap<FlowPair, uint32_t, KeyHash> netns_of_;
+  RecencyMap<FlowPair, ClientSeen, KeyHash> clients_seen_;
+  RecencyMap<uint64_t, ClientSeen> connecting_;  // connect() in progress, by socket
   // A connecting socket's flow, from its state changes: a failed connect()
   // returns with the socket already unbound, so its record has no tuple.
-  std::unordered_map<uint64_t, FlowKey> client_socks_;
+  RecencyMap<uint64_t, FlowKey> client_socks_;
 };
 
 }  // namespace sockscope::track
