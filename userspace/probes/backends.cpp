@@ -137,12 +137,6 @@ events::Backend record_backend(Backend b) {
 
 std::string_view backend_name(Backend b) { return events::backend_name(record_backend(b)); }
 
-std::optional<Backend> parse_backend(std::string_view s) {
-  for (Backend b : kBackends)
-    if (s == backend_name(b)) return b;
-  return std::nullopt;
-}
-
 const std::array<HookSpec, kHooks>& hook_specs() {
   static const std::array<HookSpec, kHooks> specs = {{
       {SK_HOOK_BIND,

@@ -16,12 +16,10 @@
 namespace sockscope::probes {
 
 enum class Backend { Fentry, Kprobe, Tracepoint };
-inline constexpr Backend kBackends[] = {Backend::Fentry, Backend::Kprobe, Backend::Tracepoint};
 // How the records (and the BPF side's hook_backend[]) name the choice.
 events::Backend record_backend(Backend b);
 // The record's name: "fentry" | "kprobe" | "tracepoint".
 std::string_view backend_name(Backend b);
-std::optional<Backend> parse_backend(std::string_view);  // nullopt for anything else ("auto" included)
 
 // The logical hooks with function-probe backends: bpf/sockscope.h's enum
 // sk_hook itself (SK_HOOK_BIND, ...), which also indexes the BPF side's

@@ -108,6 +108,19 @@ void steps_array(JsonWriter& w, const Connection& c) {
   w.end_array();
 }
 
+// Opens a listen or bind_conflict record: the fields both begin with.
+void record_head(JsonWriter& w, std::string_view type, uint64_t ts_ns, uint32_t netns, const track::Endpoint& local,
+                 const track::Task& task) {
+  w.begin_object();
+  w.field("type", type);
+  w.field("ts_ns", ts_ns);
+  w.field("netns", netns);
+  w.field("family", events::family_name(local.family));
+  w.field("local", local.str());
+  w.field("pid", task.pid);
+  w.field("comm", task.comm);
+}
+
 }  // namespace
 
 void ExplainJsonRenderer::flush() {
@@ -118,14 +131,7 @@ void ExplainJsonRenderer::flush() {
 void ExplainJsonRenderer::listener(const track::Listener& l) {
   line_.clear();
   JsonWriter w(line_);
-  w.begin_object();
-  w.field("type", "listen");
-  w.field("ts_ns", l.listen_ns);
-  w.field("netns", l.netns);
-  w.field("family", events::family_name(l.local.family));
-  w.field("local", l.local.str());
-  w.field("pid", l.owner.pid);
-  w.field("comm", l.owner.comm);
+  record_head(w, "listen", l.listen_ns, l.netns, l.local, l.owner);
   w.field("backlog", l.backlog);
   w.field("backend", events::backend_name(l.backend));
   w.field("explanation", describe(l));
@@ -136,14 +142,7 @@ void ExplainJsonRenderer::listener(const track::Listener& l) {
 void ExplainJsonRenderer::bind_conflict(const track::BindConflict& b) {
   line_.clear();
   JsonWriter w(line_);
-  w.begin_object();
-  w.field("type", "bind_conflict");
-  w.field("ts_ns", b.ts_ns);
-  w.field("netns", b.netns);
-  w.field("family", events::family_name(b.wanted.family));
-  w.field("local", b.wanted.str());
-  w.field("pid", b.caller.pid);
-  w.field("comm", b.caller.comm);
+  record_head(w, "bind_conflict", b.ts_ns, b.netns, b.wanted, b.caller);
   w.field("errno", events::errno_name(b.err));
   task_fields(w, "holder_pid", "holder_comm", b.holder ? &*b.holder : nullptr);
   w.field("holder_listening", b.holder_listening);

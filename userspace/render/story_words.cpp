@@ -47,22 +47,16 @@ std::string borrowed_phrase(const Connection& c) {
   if (c.ctx == events::ExecCtx::Process)
     return fmt::format("process context on CPU {}, in {}, which held the listening socket's lock", c.cpu,
                        task_phrase(c.borrowed, c.cpu));
-  std::string who;
+  std::string_view role;
   switch (c.borrowed_role()) {
-    case BorrowedRole::IdleTask: who = "the idle task"; break;
-    case BorrowedRole::Client:
-      who = fmt::format("{} (pid {}), the connecting client", c.borrowed.comm, c.borrowed.pid);
-      break;
-    case BorrowedRole::SoftirqThread:
-      who = fmt::format("{} (pid {}), the kernel's softirq thread", c.borrowed.comm, c.borrowed.pid);
-      break;
-    case BorrowedRole::ListenerOwner:
-      who = fmt::format("{} (pid {}), the listener's own process", c.borrowed.comm, c.borrowed.pid);
-      break;
-    case BorrowedRole::Other:
-      who = fmt::format("{} (pid {}), which happened to be on that CPU", c.borrowed.comm, c.borrowed.pid);
-      break;
+    case BorrowedRole::IdleTask: break;
+    case BorrowedRole::Client: role = "the connecting client"; break;
+    case BorrowedRole::SoftirqThread: role = "the kernel's softirq thread"; break;
+    case BorrowedRole::ListenerOwner: role = "the listener's own process"; break;
+    case BorrowedRole::Other: role = "which happened to be on that CPU"; break;
   }
+  const std::string who = role.empty() ? std::string("the idle task")
+                                       : fmt::format("{} (pid {}), {}", c.borrowed.comm, c.borrowed.pid, role);
   // Across a veth pair the receiving side's softirq often runs in the
   // sending task: the interface says whose network stack did the work.
   const std::string where = c.rx_ifname.empty() ? "" : fmt::format(", receiving on {}", c.rx_ifname);
