@@ -307,11 +307,17 @@ TEST_CASE("E3+E4: with the receiver stopped after listen, the kernel completes t
   check_kernel_completed(c);
   check_completion_facts(c, t, s.pid());
   if (t.name == "loopback") {
-    // On loopback the sender's own transmit runs the receiving softirq: the
-    // context the kernel borrowed is the sender's.
-    CHECK(c["borrowed_role"] == "client");
-    CHECK(c["borrowed_pid"] == s.pid());
-    CHECK(c["borrowed_comm"] == "sender");
+    // On loopback the sender's own transmit raises the receiving softirq,
+    // which runs when the sender re-enables bottom halves, in its context;
+    // or, when softirqs are being deferred (a busy or slow CPU: seen in the
+    // one-vCPU qemu guest under fentry), in ksoftirqd. Never in the stopped
+    // receiver's, and never in another task's.
+    const std::string role = c["borrowed_role"];
+    CHECK((role == "client" || role == "ksoftirqd"));
+    if (role == "client") {
+      CHECK(c["borrowed_pid"] == s.pid());
+      CHECK(c["borrowed_comm"] == "sender");
+    }
   }
   check_backends(c, true);
   if (t.name == "veth") {
