@@ -374,14 +374,7 @@ TEST_CASE("words: a RST from a closed port with only packets seen", "[words]") {
 TEST_CASE("words: the texts of a request socket's steps whose namespace sock_ops could not name", "[words]") {
   Harness h;
   h.add(syn_rx(kT0, 50000));
-  h.add(base(SK_K_SYN_RECV, kT0 + 500)
-            .netns(0)
-            .pid(kClientPid)
-            .comm("client")
-            .ctx(SK_CTX_SOFTIRQ)
-            .v4("127.0.0.1", 10000, "127.0.0.1", 50000)
-            .queue(0, 128)
-            .event());
+  h.add(syn_recv_without_netns(kT0 + 500, 50000));
   h.add(established(kT0 + 2000, 50000));
   h.add(accept_exit(kT0 + 50'000, 50000));
   h.end();

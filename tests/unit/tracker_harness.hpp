@@ -109,6 +109,18 @@ inline events::Event syn_rx(uint64_t ts, uint16_t cport, bool listener = true) {
   if (listener) r.queue(0, 128).owner(0, 0, SK_LISTENER_FOUND);
   return r.event();
 }
+// sock_ops's request-socket record for a listener it did not see begin: it
+// names the namespace only of listens it saw, so netns 0.
+inline events::Event syn_recv_without_netns(uint64_t ts, uint16_t cport) {
+  return base(SK_K_SYN_RECV, ts)
+      .netns(0)
+      .pid(kClientPid)
+      .comm("client")
+      .ctx(SK_CTX_SOFTIRQ)
+      .v4("127.0.0.1", 10000, "127.0.0.1", cport)
+      .queue(0, 128)
+      .event();
+}
 inline events::Event data_rx(uint64_t ts, uint16_t cport) {
   return base(SK_PKT_TCP, ts)
       .pid(kClientPid)

@@ -663,14 +663,7 @@ TEST_CASE("a request socket whose namespace sock_ops could not name joins the st
   Harness h;
   for (uint64_t t : {kT0, kT0 + 2'000'000}) {  // the same 4-tuple twice, as in a storm
     h.add(syn_rx(t, 50000));
-    h.add(base(SK_K_SYN_RECV, t + 500)
-              .netns(0)
-              .pid(kClientPid)
-              .comm("client")
-              .ctx(SK_CTX_SOFTIRQ)
-              .v4("127.0.0.1", 10000, "127.0.0.1", 50000)
-              .queue(0, 128)
-              .event());
+    h.add(syn_recv_without_netns(t + 500, 50000));
     h.add(established(t + 2000, 50000));
     h.add(accept_exit(t + 50'000, 50000));
   }
