@@ -31,6 +31,7 @@ enum sk_event_kind {
 	SK_SYS_CONNECT = 4,
 	SK_SYS_ACCEPT = 5,
 	SK_SYS_CLOSE = 6,
+	SK_SYS_GETSOCKOPT = 7, /* getsockopt(SOL_SOCKET, SO_ERROR): value = the error read */
 	/* kernel layer: what the TCP stack did */
 	SK_K_BIND = 16,		  /* the port is bound (inet_bind / inet6_bind) */
 	SK_K_LISTEN = 17,	  /* the socket is listening (inet_listen) */
@@ -39,6 +40,8 @@ enum sk_event_kind {
 	SK_K_ACCEPT = 20,	  /* child taken off the accept queue */
 	SK_K_STATE = 21,	  /* any TCP state change */
 	SK_K_SYNACK_RETRANS = 22, /* the SYN-ACK timer fired: the final ACK is late or lost */
+	/* SK_K_ESTABLISHED and SK_K_STATE SYN_SENT->ESTABLISHED records carry
+	 * SK_WAITERS_READ: they are struct sk_event_waiters (below). */
 	/* packet layer */
 	SK_PKT_TCP = 32,
 };
@@ -95,6 +98,7 @@ enum sk_drop_cause {
 #define SK_OWNER_IN_ACCEPT 0x1 /* a thread of the owner was blocked in accept() on it */
 #define SK_OWNER_KNOWN	   0x2 /* owner_pid and owner_state are valid */
 #define SK_LISTENER_FOUND  0x4 /* queue_len and queue_max are the listener's */
+#define SK_WAITERS_READ	   0x8 /* the socket's wait queue was read: a struct sk_event_waiters */
 
 /* tcp_flags: byte 13 of the TCP header (RFC 9293, RFC 3168), bit for bit. */
 #define SK_TCP_FIN 0x01
@@ -129,6 +133,43 @@ enum sk_drop_cause {
 #define SK_TASK_DEAD		0x080
 #define SK_TASK_WAKEKILL	0x100
 
+/* How a task waits on a socket: which kind of entry it has on the socket's
+ * wait queue (sk->sk_wq->wait), told apart by the entry's wake function. */
+enum sk_wait_via {
+	SK_WAIT_UNKNOWN = 0,  /* an entry whose wake function sockscope does not know */
+	SK_WAIT_TASK = 1,     /* the task sleeps on the socket itself: accept(), connect() */
+	SK_WAIT_EPOLL = 2,    /* an epoll instance watches it; the task waits in epoll_wait() */
+	SK_WAIT_POLL = 3,     /* the task's poll()/select() table watches it */
+	SK_WAIT_IO_URING = 4, /* an io_uring request is armed on it (the ring's task) */
+};
+
+/* One task waiting on a socket when the kernel woke it. */
+struct sk_waiter {
+	__u32 tgid;
+	__u32 tid;
+	__s32 syscall; /* the syscall the task was in (the arch's number), -1: none */
+	__u32 state;   /* the task's __state: SK_TASK_* */
+	__u8 via;      /* enum sk_wait_via */
+	__u8 exclusive; /* WQ_FLAG_EXCLUSIVE: woken one at a time (accept, EPOLLEXCLUSIVE) */
+	__u16 pad;
+	char comm[SK_COMM_LEN];
+};
+
+/* Waiter flags. */
+#define SK_WAITERS_TRUNCATED 0x1 /* more waiters than SK_MAX_WAITERS, or the walk's bound hit */
+#define SK_WAITERS_UNKNOWN   0x2 /* an entry of a kind sockscope cannot read (counted in entries) */
+#define SK_WAITERS_IDLE_EPOLL 0x4 /* an epoll instance watched it with nobody in epoll_wait() */
+
+#define SK_MAX_WAITERS 8
+
+struct sk_waiters {
+	__u8 count;     /* valid entries of w[] */
+	__u8 flags;     /* SK_WAITERS_* */
+	__u16 entries;  /* wait-queue entries walked on the socket */
+	__u32 pad;
+	struct sk_waiter w[SK_MAX_WAITERS];
+};
+
 struct sk_event {
 	__u64 ts_ns;  /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	__u64 dur_ns; /* syscall exit: time since the call began */
@@ -153,7 +194,8 @@ struct sk_event {
 	__u16 dport;
 	__u16 payload_len; /* packet: TCP payload bytes */
 	__u16 window;
-	__u16 reserved16;
+	__u8 via;	/* SK_K_ACCEPT: enum sk_wait_via, how the acceptor took it (task, io_uring) */
+	__u8 reserved8;
 	__u8 ctx;	/* enum sk_exec_ctx */
 	__u8 phase;	/* enum sk_phase */
 	__u8 old_state; /* TCP_* of the kernel's enum (include/net/tcp_states.h) */
@@ -167,6 +209,17 @@ struct sk_event {
 	char comm[SK_COMM_LEN];
 	char ifname[SK_IFNAME_LEN];
 	__u32 rx_queued; /* accept: bytes already in the child's receive queue */
+	__u32 sock_ino;	 /* listen, and a listener's children: the listener's socket inode */
+	__s32 value;	 /* getsockopt(SO_ERROR): the error the program read */
+	__u64 lsk;	 /* a listener's children: the listening socket (0: unknown) */
+};
+
+/* A record with SK_WAITERS_READ: the record, then who waited on its socket
+ * (the listener for SK_K_ESTABLISHED, the connecting socket for a client's
+ * SYN_SENT->ESTABLISHED) at that moment, before the kernel woke them. */
+struct sk_event_waiters {
+	struct sk_event ev;
+	struct sk_waiters waiters;
 };
 
 #endif /* SOCKSCOPE_H */

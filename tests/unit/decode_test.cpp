@@ -13,6 +13,7 @@
 #include "events/event.hpp"
 
 using sockscope::events::Backend;
+using sockscope::events::WaitVia;
 using sockscope::events::decode;
 using sockscope::events::Dir;
 using sockscope::events::Event;
@@ -33,10 +34,11 @@ std::array<uint8_t, 16> bytes16(uint8_t first) {
 
 }  // namespace
 
-TEST_CASE("decode: the raw record is 176 bytes", "[decode]") {
-  CHECK(sizeof(sk_event) == 176);
-  CHECK(sockscope::events::raw_event_size() == 176);
-  CHECK(RawEvent().bytes().size() == 176);
+TEST_CASE("decode: the raw record is 192 bytes, 488 with its waiters", "[decode]") {
+  CHECK(sizeof(sk_event) == 192);
+  CHECK(sockscope::events::raw_event_size() == 192);
+  CHECK(RawEvent().bytes().size() == 192);
+  CHECK(sockscope::events::raw_event_waiters_size() == 488);
 }
 
 TEST_CASE("decode: every field round-trips", "[decode]") {
@@ -72,9 +74,13 @@ TEST_CASE("decode: every field round-trips", "[decode]") {
   const auto s = bytes16(0x30), d = bytes16(0x50);
   std::memcpy(b.raw().saddr, s.data(), 16);
   std::memcpy(b.raw().daddr, d.data(), 16);
-  // The reserved word carries nothing; decode ignores it.
-  b.raw().reserved16 = 0xbeef;
+  // The reserved byte carries nothing; decode ignores it.
+  b.raw().reserved8 = 0xef;
   b.raw().rx_queued = 0xdeadbeef;
+  b.raw().sock_ino = 0xcafef00d;
+  b.raw().value = -111;
+  b.raw().lsk = 0xffff888087654321ULL;
+  b.raw().via = SK_WAIT_IO_URING;
 
   const auto raw = b.bytes();
   const auto got = decode(raw);
@@ -100,6 +106,11 @@ TEST_CASE("decode: every field round-trips", "[decode]") {
   CHECK(e.owner_pid == 110);
   CHECK(e.owner_state == 0x104);
   CHECK(e.rx_queued == 0xdeadbeefu);
+  CHECK(e.sock_ino == 0xcafef00du);
+  CHECK(e.value == -111);
+  CHECK(e.lsk == 0xffff888087654321ULL);
+  CHECK(e.via == WaitVia::IoUring);
+  CHECK_FALSE(e.waiters.read);
   CHECK(e.family == AF_INET6);
   CHECK(e.sport == 0xfff1);
   CHECK(e.dport == 0xfff2);
@@ -176,7 +187,7 @@ TEST_CASE("decode: wrong sizes are rejected", "[decode]") {
 }
 
 TEST_CASE("decode: unknown kinds are rejected", "[decode]") {
-  const uint32_t kind = GENERATE(0u, 7u, 15u, 23u, 31u, 33u, 99u, 0xffffffffu);
+  const uint32_t kind = GENERATE(0u, 8u, 15u, 23u, 31u, 33u, 99u, 0xffffffffu);
   CAPTURE(kind);
   CHECK_FALSE(decode(RawEvent().kind(kind).bytes()).has_value());
 }
@@ -250,4 +261,47 @@ TEST_CASE("Event::layer for every kind", "[decode]") {
   const auto e = RawEvent().kind(row.raw).event();
   CHECK(e.kind == row.kind);
   CHECK(e.layer() == row.layer);
+}
+
+TEST_CASE("decode: a record with its socket's waiters", "[decode]") {
+  sk_event_waiters r{};
+  r.ev.kind = SK_K_ESTABLISHED;
+  r.ev.owner_flags = SK_WAITERS_READ | SK_LISTENER_FOUND;
+  r.waiters.count = 2;
+  r.waiters.flags = SK_WAITERS_TRUNCATED | SK_WAITERS_IDLE_EPOLL;
+  r.waiters.entries = 9;
+  r.waiters.w[0] = sk_waiter{.tgid = 123, .tid = 124, .syscall = 232, .state = 1, .via = SK_WAIT_EPOLL, .exclusive = 1, .pad = 0, .comm = "nginx"};
+  r.waiters.w[1] = sk_waiter{.tgid = 125, .tid = 125, .syscall = -1, .state = 0, .via = SK_WAIT_IO_URING, .exclusive = 0, .pad = 0, .comm = "ring"};
+  std::vector<std::byte> raw(sizeof r);
+  std::memcpy(raw.data(), &r, sizeof r);
+  const auto e = decode(raw);
+  REQUIRE(e.has_value());
+  CHECK(e->kind == Kind::Established);
+  REQUIRE(e->waiters.read);
+  CHECK(e->waiters.truncated());
+  CHECK(e->waiters.idle_epoll());
+  CHECK_FALSE(e->waiters.unknown_entries());
+  CHECK(e->waiters.entries == 9);
+  REQUIRE(e->waiters.tasks().size() == 2);
+  const auto& w0 = e->waiters.tasks()[0];
+  CHECK(w0.pid == 123);
+  CHECK(w0.tid == 124);
+  CHECK(w0.syscall == 232);
+  CHECK(w0.state == 1);
+  CHECK(w0.via == WaitVia::Epoll);
+  CHECK(w0.exclusive);
+  CHECK(w0.comm_view() == "nginx"sv);
+  CHECK(e->waiters.tasks()[1].via == WaitVia::IoUring);
+  CHECK(e->waiters.tasks()[1].comm_view() == "ring"sv);
+
+  // The flag promises the tail: a record of the plain size is rejected, and
+  // so is a tail on a record without the flag, or an impossible count.
+  CHECK_FALSE(decode(std::span(raw).first(sizeof(sk_event))).has_value());
+  r.ev.owner_flags = SK_LISTENER_FOUND;
+  std::memcpy(raw.data(), &r, sizeof r);
+  CHECK_FALSE(decode(raw).has_value());
+  r.ev.owner_flags = SK_WAITERS_READ;
+  r.waiters.count = SK_MAX_WAITERS + 1;
+  std::memcpy(raw.data(), &r, sizeof r);
+  CHECK_FALSE(decode(raw).has_value());
 }

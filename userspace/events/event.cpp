@@ -1,11 +1,14 @@
 #include "events/event.hpp"
 
+#include <cstddef>
 #include <cstring>
 
 namespace sockscope::events {
 
-static_assert(sizeof(sk_event) == 176, "struct sk_event changed: update the decoder and tests");
+static_assert(sizeof(sk_event) == 192, "struct sk_event changed: update the decoder and tests");
 static_assert(sizeof(Event::saddr) == sizeof(sk_event::saddr) && sizeof(Event::daddr) == sizeof(sk_event::daddr));
+static_assert(sizeof(sk_waiter) == 36 && sizeof(sk_event_waiters) == 192 + 8 + 8 * 36);
+static_assert(sizeof(Waiter::comm) == sizeof(sk_waiter::comm));
 static_assert(sizeof(Event::comm) == sizeof(sk_event::comm) && sizeof(Event::ifname) == sizeof(sk_event::ifname));
 
 namespace {
@@ -23,6 +26,7 @@ bool known_kind(uint32_t k) {
     case Kind::SysConnect:
     case Kind::SysAccept:
     case Kind::SysClose:
+    case Kind::SysGetsockopt:
     case Kind::Bind:
     case Kind::Listen:
     case Kind::SynRecv:
@@ -45,6 +49,7 @@ Layer Event::layer() const {
 }
 
 std::string_view Event::comm_view() const { return bounded(comm); }
+std::string_view Waiter::comm_view() const { return bounded(comm); }
 std::string_view Event::ifname_view() const { return bounded(ifname); }
 
 TaskState classify_task_state(uint32_t state) {
@@ -60,13 +65,16 @@ TaskState classify_task_state(uint32_t state) {
 }
 
 std::size_t raw_event_size() { return sizeof(sk_event); }
+std::size_t raw_event_waiters_size() { return sizeof(sk_event_waiters); }
 
 std::optional<Event> decode(std::span<const std::byte> raw) {
-  if (raw.size() != sizeof(sk_event)) return std::nullopt;
+  if (raw.size() < sizeof(sk_event)) return std::nullopt;
   sk_event r;
   std::memcpy(&r, raw.data(), sizeof(r));
+  const bool with_waiters = r.owner_flags & SK_WAITERS_READ;
+  if (raw.size() != (with_waiters ? sizeof(sk_event_waiters) : sizeof(sk_event))) return std::nullopt;
   if (!known_kind(r.kind) || r.ctx > SK_CTX_IRQ || r.phase > SK_PHASE_ENTER || r.dir > SK_DIR_TX ||
-      r.backend > SK_BACKEND_KPROBE)
+      r.backend > SK_BACKEND_KPROBE || r.via > SK_WAIT_IO_URING)
     return std::nullopt;
 
   Event e;
@@ -106,6 +114,31 @@ std::optional<Event> decode(std::span<const std::byte> raw) {
   std::memcpy(e.daddr.data(), r.daddr, sizeof(r.daddr));
   std::memcpy(e.comm.data(), r.comm, sizeof(r.comm));
   std::memcpy(e.ifname.data(), r.ifname, sizeof(r.ifname));
+  e.sock_ino = r.sock_ino;
+  e.value = r.value;
+  e.lsk = r.lsk;
+  e.via = static_cast<WaitVia>(r.via);
+  if (with_waiters) {
+    sk_waiters w;
+    std::memcpy(&w, raw.data() + offsetof(sk_event_waiters, waiters), sizeof(w));
+    if (w.count > SK_MAX_WAITERS) return std::nullopt;
+    e.waiters.read = true;
+    e.waiters.flags = w.flags;
+    e.waiters.entries = w.entries;
+    e.waiters.count = w.count;
+    for (uint8_t i = 0; i < w.count; ++i) {
+      const sk_waiter& in = w.w[i];
+      if (in.via > SK_WAIT_IO_URING) return std::nullopt;
+      Waiter& out = e.waiters.list[i];
+      out.pid = in.tgid;
+      out.tid = in.tid;
+      out.syscall = in.syscall;
+      out.state = in.state;
+      out.via = static_cast<WaitVia>(in.via);
+      out.exclusive = in.exclusive != 0;
+      std::memcpy(out.comm.data(), in.comm, sizeof(in.comm));
+    }
+  }
   return e;
 }
 

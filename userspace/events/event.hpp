@@ -21,6 +21,7 @@ enum class Kind : uint32_t {
   SysConnect = SK_SYS_CONNECT,
   SysAccept = SK_SYS_ACCEPT,
   SysClose = SK_SYS_CLOSE,
+  SysGetsockopt = SK_SYS_GETSOCKOPT,
   Bind = SK_K_BIND,
   Listen = SK_K_LISTEN,
   SynRecv = SK_K_SYN_RECV,
@@ -45,6 +46,43 @@ enum class Backend : uint8_t {
 inline constexpr uint8_t kOwnerInAccept = SK_OWNER_IN_ACCEPT;
 inline constexpr uint8_t kOwnerKnown = SK_OWNER_KNOWN;
 inline constexpr uint8_t kListenerFound = SK_LISTENER_FOUND;
+inline constexpr uint8_t kWaitersRead = SK_WAITERS_READ;
+
+// How a task waited on a socket (bpf/sockscope.h, enum sk_wait_via).
+enum class WaitVia : uint8_t {
+  Unknown = SK_WAIT_UNKNOWN,
+  Task = SK_WAIT_TASK,
+  Epoll = SK_WAIT_EPOLL,
+  Poll = SK_WAIT_POLL,
+  IoUring = SK_WAIT_IO_URING,
+};
+
+// A task waiting on a socket when the kernel woke it (struct sk_waiter).
+struct Waiter {
+  uint32_t pid = 0;  // tgid
+  uint32_t tid = 0;
+  int32_t syscall = -1;  // the syscall it was in (this architecture's number), -1: none
+  uint32_t state = 0;    // its __state: SK_TASK_*
+  WaitVia via = WaitVia::Unknown;
+  bool exclusive = false;
+  std::array<char, SK_COMM_LEN> comm{};
+  std::string_view comm_view() const;
+  bool operator==(const Waiter&) const = default;
+};
+
+// Who waited on a record's socket (struct sk_waiters), when read.
+struct Waiters {
+  bool read = false;  // the record carried them (SK_WAITERS_READ)
+  uint8_t flags = 0;  // SK_WAITERS_*
+  uint16_t entries = 0;
+  uint8_t count = 0;
+  std::array<Waiter, SK_MAX_WAITERS> list{};
+  std::span<const Waiter> tasks() const { return {list.data(), count}; }
+  bool truncated() const { return flags & SK_WAITERS_TRUNCATED; }
+  bool unknown_entries() const { return flags & SK_WAITERS_UNKNOWN; }
+  bool idle_epoll() const { return flags & SK_WAITERS_IDLE_EPOLL; }
+  bool operator==(const Waiters&) const = default;
+};
 
 // What the owner's task __state (Event::owner_state, SK_TASK_* bits) says,
 // decided in one place so that every word and verdict about it agrees.
@@ -71,6 +109,10 @@ struct Event {
   uint32_t owner_pid = 0;
   uint32_t owner_state = 0;
   uint32_t rx_queued = 0;
+  uint32_t sock_ino = 0;  // listen, a listener's children: the listener's socket inode
+  int32_t value = 0;      // getsockopt(SO_ERROR): the error read
+  uint64_t lsk = 0;       // a listener's children: the listening socket (0: unknown)
+  WaitVia via = WaitVia::Unknown;  // Accept: how the acceptor took it
   uint16_t family = 0;
   uint16_t sport = 0;
   uint16_t dport = 0;
@@ -88,6 +130,7 @@ struct Event {
   std::array<uint8_t, 16> daddr{};
   std::array<char, SK_COMM_LEN> comm{};
   std::array<char, SK_IFNAME_LEN> ifname{};
+  Waiters waiters;  // Established, and a client's SYN_SENT -> ESTABLISHED
 
   Layer layer() const;
   std::string_view comm_view() const;
@@ -96,8 +139,10 @@ struct Event {
   bool listener_found() const { return owner_flags & kListenerFound; }
 };
 
-// Size of the kernel's record (struct sk_event); decode() rejects anything else.
+// Size of the kernel's record (struct sk_event), and of one with its socket's
+// waiters (struct sk_event_waiters); decode() rejects any other.
 std::size_t raw_event_size();
+std::size_t raw_event_waiters_size();
 
 // Checked copy of one ring-buffer record: nullopt when the size is wrong or
 // the kind is unknown. Never reinterprets the (possibly unaligned) input.

@@ -1,5 +1,7 @@
 #include "events/names.hpp"
 
+#include <sys/syscall.h>
+
 #include <arpa/inet.h>
 #include <linux/bpf.h>
 #include <netinet/tcp.h>
@@ -20,6 +22,7 @@ std::string_view event_name(Kind k) {
     case Kind::SysConnect: return "connect";
     case Kind::SysAccept: return "accept";
     case Kind::SysClose: return "close";
+    case Kind::SysGetsockopt: return "getsockopt";
     case Kind::Bind: return "bind";
     case Kind::Listen: return "listen";
     case Kind::SynRecv: return "syn_recv";
@@ -149,6 +152,66 @@ std::string_view format_ip(uint16_t family, const std::array<uint8_t, 16>& addr,
   }
   if (family == AF_INET6 && inet_ntop(AF_INET6, addr.data(), buf.data(), buf.size())) return buf.data();
   return "?";
+}
+
+std::string_view wait_syscall_name(int32_t nr) {
+  switch (nr) {
+    case SYS_accept: return "accept";
+    case SYS_accept4: return "accept4";
+    case SYS_connect: return "connect";
+#ifdef SYS_epoll_wait
+    case SYS_epoll_wait: return "epoll_wait";
+#endif
+    case SYS_epoll_pwait: return "epoll_pwait";
+#ifdef SYS_epoll_pwait2
+    case SYS_epoll_pwait2: return "epoll_pwait2";
+#endif
+#ifdef SYS_poll
+    case SYS_poll: return "poll";
+#endif
+    case SYS_ppoll: return "ppoll";
+#ifdef SYS_select
+    case SYS_select: return "select";
+#endif
+    case SYS_pselect6: return "pselect6";
+#ifdef SYS_io_uring_enter
+    case SYS_io_uring_enter: return "io_uring_enter";
+#endif
+    default: return "";
+  }
+}
+
+WaitKind wait_kind(const Waiter& w) {
+  const std::string_view sc = wait_syscall_name(w.syscall);
+  switch (w.via) {
+    case WaitVia::IoUring: return WaitKind::IoUring;
+    case WaitVia::Epoll: return WaitKind::Epoll;
+    case WaitVia::Poll: return WaitKind::Poll;
+    case WaitVia::Task:
+      if (sc == "accept" || sc == "accept4") return WaitKind::Accept;
+      if (sc == "connect") return WaitKind::Connect;
+      return WaitKind::Unknown;
+    case WaitVia::Unknown: return WaitKind::Unknown;
+  }
+  return WaitKind::Unknown;
+}
+
+std::string_view wait_how_name(const Waiter& w) {
+  const std::string_view sc = wait_syscall_name(w.syscall);
+  switch (wait_kind(w)) {
+    case WaitKind::IoUring: return "io_uring";
+    case WaitKind::Accept:
+    case WaitKind::Connect: return sc;
+    case WaitKind::Epoll:
+      // An epoll entry's task is in epoll_wait() (ep->wq holds only those).
+      return sc.starts_with("epoll_") ? sc : std::string_view("epoll_wait");
+    case WaitKind::Poll:
+      // A poll table serves poll(), ppoll(), select() and pselect6(): the
+      // syscall says which.
+      return sc.empty() || sc.starts_with("epoll") || sc.starts_with("accept") ? std::string_view("poll") : sc;
+    case WaitKind::Unknown: return "unknown";
+  }
+  return "unknown";
 }
 
 std::string format_ip(uint16_t family, const std::array<uint8_t, 16>& addr) {

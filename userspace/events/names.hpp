@@ -25,6 +25,18 @@ std::string errno_name(int err);
 std::string tcp_flags_string(uint8_t flags);
 // A task's __state as a word: "running", "sleeping", "disk-sleep", "stopped", "traced", ...
 std::string task_state_name(uint32_t state);
+// How a waiter waited, as explain's JSON `how` names it: the syscall it was
+// in when that is one that waits on sockets ("accept", "accept4",
+// "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select",
+// "pselect6", "connect"), "io_uring" for a request armed by a ring, else
+// "unknown".
+std::string_view wait_how_name(const Waiter& w);
+// The coarse kind: "accept", "epoll", "poll" (poll and select), "io_uring",
+// "connect", "unknown".
+enum class WaitKind : uint8_t { Accept, Epoll, Poll, IoUring, Connect, Unknown };
+WaitKind wait_kind(const Waiter& w);
+// A syscall's name from this architecture's number, for the ones above; "" else.
+std::string_view wait_syscall_name(int32_t nr);
 // Address only: "127.0.0.1", "::1".
 std::string format_ip(uint16_t family, const std::array<uint8_t, 16>& addr);
 // The same into the caller's buffer, for the per-event paths: no allocation.

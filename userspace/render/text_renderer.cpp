@@ -63,6 +63,9 @@ std::string TextRenderer::details(const Event& e) {
         return fmt::format("{} <- {}{} (began before tracing)", local(e), remote(e), result(e));
       return fmt::format("fd={} {} <- {}{}", e.fd, local(e), remote(e), result(e));
     case Kind::SysClose: return fmt::format("fd={} {} {}{}", e.fd, local(e), remote(e), result(e));
+    case Kind::SysGetsockopt:
+      return fmt::format("fd={} {} -> {} SO_ERROR={}{}", e.fd, local(e), remote(e),
+                         e.value ? events::errno_name(e.value) : std::string("0"), result(e));
     case Kind::Bind: return fmt::format("{} bound", local(e));
     case Kind::Listen: return fmt::format("{} LISTEN backlog={}", local(e), e.backlog);
     case Kind::SynRecv:

@@ -99,6 +99,7 @@ void Tracker::add(const Event& e) {
     case Kind::Tcp: on_packet(e); break;
     case Kind::SysSocket:
     case Kind::SysListen: break;  // the kernel's own listen record says more
+    case Kind::SysGetsockopt: break;
   }
 }
 
