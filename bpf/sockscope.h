@@ -99,6 +99,7 @@ enum sk_drop_cause {
 #define SK_OWNER_KNOWN	   0x2 /* owner_pid and owner_state are valid */
 #define SK_LISTENER_FOUND  0x4 /* queue_len and queue_max are the listener's */
 #define SK_WAITERS_READ	   0x8 /* the socket's wait queue was read: a struct sk_event_waiters */
+#define SK_NONBLOCK	   0x10 /* accept, connect syscall records: the file was O_NONBLOCK */
 
 /* tcp_flags: byte 13 of the TCP header (RFC 9293, RFC 3168), bit for bit. */
 #define SK_TCP_FIN 0x01
@@ -210,7 +211,8 @@ struct sk_event {
 	char ifname[SK_IFNAME_LEN];
 	__u32 rx_queued; /* accept: bytes already in the child's receive queue */
 	__u32 sock_ino;	 /* listen, and a listener's children: the listener's socket inode */
-	__s32 value;	 /* getsockopt(SO_ERROR): the error the program read */
+	__s32 value;	 /* getsockopt(SO_ERROR): the error the program read;
+			  * accept: the syscall's number (accept or accept4) */
 	__u64 lsk;	 /* a listener's children: the listening socket (0: unknown) */
 };
 

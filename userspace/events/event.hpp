@@ -47,6 +47,7 @@ inline constexpr uint8_t kOwnerInAccept = SK_OWNER_IN_ACCEPT;
 inline constexpr uint8_t kOwnerKnown = SK_OWNER_KNOWN;
 inline constexpr uint8_t kListenerFound = SK_LISTENER_FOUND;
 inline constexpr uint8_t kWaitersRead = SK_WAITERS_READ;
+inline constexpr uint8_t kNonblock = SK_NONBLOCK;
 
 // How a task waited on a socket (bpf/sockscope.h, enum sk_wait_via).
 enum class WaitVia : uint8_t {
@@ -110,7 +111,7 @@ struct Event {
   uint32_t owner_state = 0;
   uint32_t rx_queued = 0;
   uint32_t sock_ino = 0;  // listen, a listener's children: the listener's socket inode
-  int32_t value = 0;      // getsockopt(SO_ERROR): the error read
+  int32_t value = 0;      // getsockopt(SO_ERROR): the error read; SysAccept: the syscall's number
   uint64_t lsk = 0;       // a listener's children: the listening socket (0: unknown)
   WaitVia via = WaitVia::Unknown;  // Accept: how the acceptor took it
   uint16_t family = 0;
@@ -137,6 +138,7 @@ struct Event {
   std::string_view ifname_view() const;
   bool owner_known() const { return owner_flags & kOwnerKnown; }
   bool listener_found() const { return owner_flags & kListenerFound; }
+  bool nonblocking() const { return owner_flags & kNonblock; }
 };
 
 // Size of the kernel's record (struct sk_event), and of one with its socket's
