@@ -47,6 +47,9 @@ static __always_inline bool fallback_serves(__u32 hook)
 	return hook < SK_HOOKS && hook_backend[hook] == SK_BACKEND_TRACEPOINT;
 }
 
+/* Kernel addresses of the wake functions (enum sk_wake_fn, sockscope.h). */
+const volatile __u64 wake_fns[SK_WAKE_FNS] __weak = {};
+
 /* ---- maps ---- */
 
 /* What a function probe on inet_csk_accept saw, per thread, for the
@@ -124,10 +127,10 @@ struct {
 	__type(value, struct tracked_sock);
 } tracked_ports SEC(".maps") __weak;
 
-/* Listening sockets by (netns, port): the owner (the task that called
- * listen()) and the socket, read for accept-queue lengths. LRU-bounded. */
+/* Listening sockets: the owner (the task that called listen()), read for
+ * the owner's state. LRU-bounded; keyed by socket, since several listen on
+ * one port (SO_REUSEPORT groups, 0.0.0.0:P beside [::]:P). */
 struct listener_info {
-	__u64 sk;
 	__u64 task; /* task_struct of the owner, checked against tgid before use */
 	__u32 tgid;
 	__u32 pad;
@@ -135,9 +138,22 @@ struct listener_info {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
-	__type(key, struct port_key);
+	__type(key, __u64);
 	__type(value, struct listener_info);
 } listeners SEC(".maps") __weak;
+
+/* The listening sockets on each (netns, port), for the paths that know a
+ * port but not the socket (a SYN on the wire, a child's state change). */
+#define SK_PORT_LISTENERS 8
+struct port_listeners {
+	__u64 sk[SK_PORT_LISTENERS];
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct port_key);
+	__type(value, struct port_listeners);
+} port_listeners SEC(".maps") __weak;
 
 /* Threads blocked in accept(), per listening socket: how many. */
 struct {
@@ -290,6 +306,19 @@ static __always_inline void untrack_endpoint(__u32 netns, __u16 lport, __u64 sk)
 		bpf_map_delete_elem(&tracked_ports, &k);
 }
 
+/* What every record carries, into a zeroed one. */
+static __always_inline void fill_event(struct sk_event *e, __u32 kind, __u8 ctx)
+{
+	__u64 id = current_id();
+	e->kind = kind;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	e->cpu = bpf_get_smp_processor_id();
+	e->ctx = ctx;
+	current_comm(e->comm);
+}
+
 /* Reserve a record and fill what every record carries. */
 static __always_inline struct sk_event *reserve_event(__u32 kind, __u8 ctx)
 {
@@ -299,14 +328,7 @@ static __always_inline struct sk_event *reserve_event(__u32 kind, __u8 ctx)
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
-	__u64 id = current_id();
-	e->kind = kind;
-	e->ts_ns = bpf_ktime_get_ns();
-	e->pid = id >> 32;
-	e->tid = (__u32)id;
-	e->cpu = bpf_get_smp_processor_id();
-	e->ctx = ctx;
-	current_comm(e->comm);
+	fill_event(e, kind, ctx);
 	return e;
 }
 
@@ -321,7 +343,7 @@ static __always_inline struct sk_event *reserve_event(__u32 kind, __u8 ctx)
 #define SK_RECORD_BYTES                                                                            \
 	((sizeof(struct sk_event) + 8 + 7) & ~7ULL) /* with the ring's 8-byte header */
 
-static __always_inline void submit_event(struct sk_event *e)
+static __always_inline void submit_event(void *e)
 {
 	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	bool crossed =
@@ -382,8 +404,9 @@ struct inflight {
 	__u64 sk;
 	__u32 kind;
 	__s32 fd;
-	__u32 arg; /* listen: backlog */
-	__u32 pad;
+	__u32 arg;   /* listen: backlog; accept: the syscall's number */
+	__u32 flags; /* record flags for the exit: SK_NONBLOCK */
+	__u64 uptr;  /* getsockopt: the user's optval */
 	struct sk_tuple tuple; /* bind/connect: the user's address; close: the socket's */
 };
 struct {
@@ -393,9 +416,8 @@ struct {
 	__type(value, struct inflight);
 } inflight SEC(".maps") __weak;
 
-/* The TCP socket behind a file descriptor of the current task, or NULL
- * when the fd is not an IPv4/IPv6 TCP socket. */
-static __always_inline struct sock *tcp_sock_from_fd(int fd)
+/* The file behind a file descriptor of the current task, or NULL. */
+static __always_inline struct file *fd_file(int fd)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
@@ -404,6 +426,23 @@ static __always_inline struct sock *tcp_sock_from_fd(int fd)
 	struct file **fds = BPF_CORE_READ(fdt, fd);
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+#define O_NONBLOCK_ 04000
+
+/* SK_NONBLOCK when the current task's fd is O_NONBLOCK. */
+static __always_inline __u8 fd_nonblock_flag(int fd)
+{
+	struct file *f = fd_file(fd);
+	return f && (BPF_CORE_READ(f, f_flags) & O_NONBLOCK_) ? SK_NONBLOCK : 0;
+}
+
+/* The TCP socket behind a file descriptor of the current task, or NULL
+ * when the fd is not an IPv4/IPv6 TCP socket. */
+static __always_inline struct sock *tcp_sock_from_fd(int fd)
+{
+	struct file *f = fd_file(fd);
 	if (!f)
 		return NULL;
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
@@ -433,57 +472,317 @@ static __always_inline __u32 task_state(struct task_struct *t)
 	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
 }
 
-/* Accept-queue figures and the owner's state for a listener on (netns, port). */
-static __always_inline void put_listener(struct sk_event *e, __u32 netns, __u16 port)
+/* The inode number of a socket's file: what `ss -e`, lsof and /proc/PID/fd
+ * ("socket:[N]") name it by. */
+static __always_inline __u32 sock_ino(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
+}
+
+/* Which listening socket on (netns, port) a child or a SYN belongs to.
+ * A child was queued on the listener whose accept-queue tail it is, at the
+ * moment its state changes; otherwise the first of the family, or any. */
+static __always_inline struct sock *find_listener(__u32 netns, __u16 port, __u16 family,
+						  const struct sock *child)
 {
 	struct port_key k = {.netns = netns, .port = port};
-	struct listener_info *l = bpf_map_lookup_elem(&listeners, &k);
-	if (!l)
+	struct port_listeners *pl = bpf_map_lookup_elem(&port_listeners, &k);
+	if (!pl)
+		return NULL;
+	__u64 same_family = 0, any = 0;
+#pragma unroll
+	for (int i = 0; i < SK_PORT_LISTENERS; i++) {
+		__u64 s = pl->sk[i];
+		if (!s)
+			continue;
+		struct inet_connection_sock *icsk = (void *)s;
+		if (child) {
+			struct request_sock *tail = BPF_CORE_READ(icsk, icsk_accept_queue.rskq_accept_tail);
+			if (tail && BPF_CORE_READ(tail, sk) == child)
+				return (struct sock *)s;
+		}
+		if (!same_family && BPF_CORE_READ(icsk, icsk_inet.sk.__sk_common.skc_family) == family)
+			same_family = s;
+		if (!any)
+			any = s;
+	}
+	return (struct sock *)(same_family ? same_family : any);
+}
+
+/* Accept-queue figures and the owner's state for the listener lsk. */
+static __always_inline void put_listener_sk(struct sk_event *e, struct sock *lsk)
+{
+	if (!lsk)
 		return;
-	struct sock *lsk = (struct sock *)l->sk;
+	__u64 lskv = (__u64)lsk;
 	e->owner_flags |= SK_LISTENER_FOUND;
+	e->lsk = lskv;
+	e->sock_ino = sock_ino(lsk);
 	e->queue_len = BPF_CORE_READ(lsk, sk_ack_backlog);
 	e->queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog);
-	struct task_struct *owner = (struct task_struct *)l->task;
-	/* The saved task may have exited and been reused: trust it only while
-	 * its tgid is still the owner's. */
-	if (owner && BPF_CORE_READ(owner, tgid) == l->tgid) {
-		e->owner_pid = l->tgid;
-		e->owner_state = task_state(owner);
-		e->owner_flags |= SK_OWNER_KNOWN;
+	struct listener_info *l = bpf_map_lookup_elem(&listeners, &lskv);
+	if (l) {
+		struct task_struct *owner = (struct task_struct *)l->task;
+		/* The saved task may have exited and been reused: trust it only
+		 * while its tgid is still the owner's. */
+		if (owner && BPF_CORE_READ(owner, tgid) == l->tgid) {
+			e->owner_pid = l->tgid;
+			e->owner_state = task_state(owner);
+			e->owner_flags |= SK_OWNER_KNOWN;
+		}
 	}
-	__u64 lskv = l->sk;
 	__u32 *waiting = bpf_map_lookup_elem(&accepting, &lskv);
 	if (waiting && *waiting)
 		e->owner_flags |= SK_OWNER_IN_ACCEPT;
 }
 
-/* A record of the listener's side of a handshake (a request socket made,
- * the child established, a SYN-ACK retransmitted) on tuple t, whose local
- * end is the listener: reserved when the filters keep it, with the tuple and
- * the listener's queue and owner filled in; NULL otherwise. */
-static __always_inline struct sk_event *listener_record(__u32 kind, const struct sk_tuple *t)
+/* The same for a listener known only by (netns, port). */
+static __always_inline void put_listener(struct sk_event *e, __u32 netns, __u16 port)
+{
+	put_listener_sk(e, find_listener(netns, port, e->family, NULL));
+}
+
+/* ---- who waits on a socket ----
+ * A socket's wait queue (sk->sk_wq->wait) holds one entry per waiter, and
+ * the entry's wake function says what kind it is: a task asleep in accept()
+ * or connect() itself (private = the task), an epoll instance watching it
+ * (struct eppoll_entry: the tasks in epoll_wait() are on that instance's
+ * own queue), a poll()/select() table (struct poll_wqueues: polling_task),
+ * or an io_uring request (private = the request, its ring's task). Read at
+ * the moment the kernel is about to wake them: what was, not a guess.
+ * Walked with bpf_loop so that the verifier checks one step, not every
+ * length of the queue. */
+#define SK_WAIT_WALK	   32 /* wait-queue entries read on one socket */
+#define SK_EPOLL_WAITERS   4  /* tasks read on one epoll instance's queue */
+#define WQ_FLAG_EXCLUSIVE_ 0x01
+
+/* One scratch set per execution context: a softirq may interrupt a
+ * process-context program on the same CPU, never itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, struct sk_waiters);
+} waiter_scratch SEC(".maps") __weak;
+
+/* The syscall a task is in: its pt_regs sit at the top of its kernel stack
+ * (x86-64: THREAD_SIZE 16 KiB, below a 16-byte pad with FRED). Trusted only
+ * when the saved CS is a user one, i.e. the task entered from user space. */
+static __always_inline __s32 task_syscall(struct task_struct *task)
+{
+	__u64 top = (__u64)BPF_CORE_READ(task, stack) + 16384;
+	__u64 size = bpf_core_type_size(struct pt_regs);
+#pragma unroll
+	for (int pad = 0; pad <= 16; pad += 16) {
+		struct pt_regs *regs = (struct pt_regs *)(top - pad - size);
+		__u16 cs = 0;
+		bpf_probe_read_kernel(&cs, sizeof(cs), (void *)regs + bpf_core_field_offset(struct pt_regs, cs));
+		if (cs == 0x33 || cs == 0x23)
+			return (__s32)BPF_CORE_READ(regs, orig_ax);
+	}
+	return -1;
+}
+
+static __always_inline void add_waiter(struct sk_waiters *out, struct task_struct *task, __u8 via,
+				       __u8 exclusive)
+{
+	if (!task) {
+		out->flags |= SK_WAITERS_UNKNOWN;
+		return;
+	}
+	__u32 n = out->count;
+	if (n >= SK_MAX_WAITERS) {
+		out->flags |= SK_WAITERS_TRUNCATED;
+		return;
+	}
+	struct sk_waiter *w = &out->w[n & (SK_MAX_WAITERS - 1)];
+	w->tgid = BPF_CORE_READ(task, tgid);
+	w->tid = BPF_CORE_READ(task, pid);
+	w->state = task_state(task);
+	w->via = via;
+	w->exclusive = exclusive;
+	w->syscall = task_syscall(task);
+	bpf_core_read_str(w->comm, sizeof(w->comm), &task->comm);
+	out->count = n + 1;
+}
+
+/* io_kiocb::task became io_kiocb::tctx->task in 6.13. */
+struct io_kiocb___pre613 {
+	struct task_struct *task;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct task_struct *io_req_task(void *req)
+{
+	struct io_kiocb *r = req;
+	if (bpf_core_field_exists(r->tctx))
+		return BPF_CORE_READ(r, tctx, task);
+	return BPF_CORE_READ((struct io_kiocb___pre613 *)req, task);
+}
+
+struct wait_walk {
+	__u64 head; /* &wq->wait.head */
+	__u64 pos;
+	__u32 slot;
+};
+
+static long walk_wait_entry(__u32 i, struct wait_walk *ww)
+{
+	if (!ww->pos || ww->pos == ww->head)
+		return 1;
+	__u32 slot = ww->slot;
+	struct sk_waiters *out = bpf_map_lookup_elem(&waiter_scratch, &slot);
+	if (!out)
+		return 1;
+	struct wait_queue_entry *we =
+	    (void *)(ww->pos - bpf_core_field_offset(struct wait_queue_entry, entry));
+	__u64 func = (__u64)BPF_CORE_READ(we, func);
+	void *priv = BPF_CORE_READ(we, private);
+	__u8 excl = BPF_CORE_READ(we, flags) & WQ_FLAG_EXCLUSIVE_;
+	out->entries++;
+	if (!func) {
+		out->flags |= SK_WAITERS_UNKNOWN;
+	} else if (func == wake_fns[SK_WAKE_AUTOREMOVE] || func == wake_fns[SK_WAKE_WOKEN] ||
+		   func == wake_fns[SK_WAKE_DEFAULT]) {
+		add_waiter(out, priv, SK_WAIT_TASK, excl);
+	} else if (func == wake_fns[SK_WAKE_EPOLL]) {
+		struct eppoll_entry *pe =
+		    (void *)((__u64)we - bpf_core_field_offset(struct eppoll_entry, wait));
+		struct eventpoll *ep = BPF_CORE_READ(pe, base, ep);
+		__u64 head = (__u64)ep + bpf_core_field_offset(struct eventpoll, wq) +
+			     bpf_core_field_offset(struct wait_queue_head, head);
+		__u64 pos = (__u64)BPF_CORE_READ(ep, wq.head.next);
+		int tasks = 0;
+#pragma unroll
+		for (int j = 0; j < SK_EPOLL_WAITERS; j++) {
+			if (!pos || pos == head)
+				break;
+			struct wait_queue_entry *te =
+			    (void *)(pos - bpf_core_field_offset(struct wait_queue_entry, entry));
+			add_waiter(out, BPF_CORE_READ(te, private), SK_WAIT_EPOLL, excl);
+			tasks++;
+			pos = (__u64)BPF_CORE_READ(te, entry.next);
+		}
+		if (pos && pos != head)
+			out->flags |= SK_WAITERS_TRUNCATED;
+		if (!tasks)
+			out->flags |= SK_WAITERS_IDLE_EPOLL;
+	} else if (func == wake_fns[SK_WAKE_POLL]) {
+		struct poll_wqueues *pwq = priv;
+		add_waiter(out, BPF_CORE_READ(pwq, polling_task), SK_WAIT_POLL, excl);
+	} else if (func == wake_fns[SK_WAKE_IO_URING]) {
+		/* private is the request, its low bit a flag (IO_WQE_F_DOUBLE). */
+		add_waiter(out, io_req_task((void *)((__u64)priv & ~3ULL)), SK_WAIT_IO_URING, excl);
+	} else {
+		out->flags |= SK_WAITERS_UNKNOWN;
+	}
+	ww->pos = (__u64)BPF_CORE_READ(we, entry.next);
+	return 0;
+}
+
+/* Who waits on sk now, into this context's scratch set (NULL: none). */
+static __always_inline struct sk_waiters *read_waiters(const struct sock *sk, __u8 ctxk)
+{
+	__u32 slot = ctxk;
+	struct sk_waiters *out = bpf_map_lookup_elem(&waiter_scratch, &slot);
+	if (!out)
+		return NULL;
+	__builtin_memset(out, 0, sizeof(*out));
+	struct socket_wq *wq = BPF_CORE_READ(sk, sk_wq);
+	if (!wq) {
+		out->flags |= SK_WAITERS_UNKNOWN;
+		return out;
+	}
+	struct wait_walk ww = {.slot = slot};
+	ww.head = (__u64)wq + bpf_core_field_offset(struct socket_wq, wait) +
+		  bpf_core_field_offset(struct wait_queue_head, head);
+	ww.pos = (__u64)BPF_CORE_READ(wq, wait.head.next);
+	bpf_loop(SK_WAIT_WALK, walk_wait_entry, &ww, 0);
+	if (ww.pos && ww.pos != ww.head)
+		out->flags |= SK_WAITERS_TRUNCATED;
+	return out;
+}
+
+/* A record of sk's state change with who waited on sk (or, with lsk, on
+ * the listener) then: struct sk_event_waiters, filled like reserve_event's
+ * and with the waiters copied in. NULL when the ring buffer is full. */
+static __always_inline struct sk_event_waiters *reserve_waiters_event(__u32 kind, __u8 ctxk,
+								      const struct sock *waited_on)
+{
+	struct sk_waiters *w = waited_on ? read_waiters(waited_on, ctxk) : NULL;
+	struct sk_event_waiters *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drop(SK_DROP_RINGBUF_FULL);
+		return NULL;
+	}
+	__builtin_memset(&r->ev, 0, sizeof(r->ev));
+	fill_event(&r->ev, kind, ctxk);
+	r->ev.owner_flags = SK_WAITERS_READ;
+	if (w) {
+		__builtin_memcpy(&r->waiters, w, sizeof(r->waiters));
+	} else {
+		__builtin_memset(&r->waiters, 0, sizeof(r->waiters));
+		r->waiters.flags = SK_WAITERS_UNKNOWN;
+	}
+	return r;
+}
+
+/* Do the filters keep a record of the listener's side of a handshake on
+ * tuple t (whose local end is the listener)? */
+static __always_inline bool listener_side_traced(const struct sk_tuple *t, __u8 ctxk)
+{
+	return family_passes(t->family) && ports_pass(t->sport, t->dport) &&
+	       endpoint_traced(t->netns, t->sport, ctxk);
+}
+
+/* A record of the listener's side of a handshake (a request socket made, a
+ * SYN-ACK retransmitted) on tuple t, whose local end is the listener lsk
+ * (NULL: found by port): reserved when the filters keep it, with the tuple
+ * and the listener's queue and owner filled in; NULL otherwise. */
+static __always_inline struct sk_event *listener_record(__u32 kind, const struct sk_tuple *t,
+							struct sock *lsk)
 {
 	__u8 ctxk = exec_ctx();
-	if (!family_passes(t->family) || !ports_pass(t->sport, t->dport) ||
-	    !endpoint_traced(t->netns, t->sport, ctxk))
+	if (!listener_side_traced(t, ctxk))
 		return NULL;
 	struct sk_event *e = reserve_event(kind, ctxk);
 	if (!e)
 		return NULL;
 	put_tuple(e, t);
-	put_listener(e, t->netns, t->sport);
+	put_listener_sk(e, lsk ? lsk : find_listener(t->netns, t->sport, t->family, NULL));
 	return e;
 }
 
 /* A request socket made for a SYN (tcp_conn_request's work). */
-static __always_inline void report_syn_recv(const struct sk_tuple *t, __u8 backend)
+static __always_inline void report_syn_recv(const struct sk_tuple *t, struct sock *lsk, __u8 backend)
 {
-	struct sk_event *e = listener_record(SK_K_SYN_RECV, t);
+	struct sk_event *e = listener_record(SK_K_SYN_RECV, t, lsk);
 	if (!e)
 		return;
 	e->backend = backend;
 	submit_event(e);
+}
+
+/* The final ACK processed: the child is established and on the accept queue
+ * of lsk (NULL: the listener on its port whose queue ends with it), and the
+ * tasks waiting on that listener are about to be woken. */
+static __always_inline void report_established(struct sock *child, struct sock *lsk,
+					       const struct sk_tuple *t, __u8 backend)
+{
+	__u8 ctxk = exec_ctx();
+	if (!listener_side_traced(t, ctxk))
+		return;
+	if (!lsk)
+		lsk = find_listener(t->netns, t->sport, t->family, child);
+	struct sk_event_waiters *r = reserve_waiters_event(SK_K_ESTABLISHED, ctxk, lsk);
+	if (!r)
+		return;
+	put_tuple(&r->ev, t);
+	put_listener_sk(&r->ev, lsk);
+	r->ev.sk = (__u64)child;
+	r->ev.old_state = TCP_SYN_RECV;
+	r->ev.new_state = TCP_ESTABLISHED;
+	r->ev.backend = backend;
+	submit_event(r);
 }
 
 /* A dequeue as accept() leaves it, now: the listener's queue after it (lsk

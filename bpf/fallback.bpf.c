@@ -13,21 +13,45 @@
 
 static __always_inline void remember_listener(struct sock *sk, __u32 netns, __u16 port)
 {
-	struct port_key k = {.netns = netns, .port = port};
+	__u64 skv = (__u64)sk;
 	struct listener_info l = {
-	    .sk = (__u64)sk,
 	    .task = bpf_get_current_task(),
 	    .tgid = current_tgid(),
 	};
-	bpf_map_update_elem(&listeners, &k, &l, BPF_ANY);
+	bpf_map_update_elem(&listeners, &skv, &l, BPF_ANY);
+
+	struct port_key k = {.netns = netns, .port = port};
+	struct port_listeners *pl = bpf_map_lookup_elem(&port_listeners, &k);
+	if (!pl) {
+		struct port_listeners fresh = {.sk = {skv}};
+		bpf_map_update_elem(&port_listeners, &k, &fresh, BPF_NOEXIST);
+		return;
+	}
+	/* A slot of its own, or a free one; a port with more listeners than
+	 * slots has the rest found by nothing but their own records. */
+	int free = -1;
+#pragma unroll
+	for (int i = 0; i < SK_PORT_LISTENERS; i++) {
+		if (pl->sk[i] == skv)
+			return;
+		if (!pl->sk[i] && free < 0)
+			free = i;
+	}
+	if (free >= 0)
+		pl->sk[free & (SK_PORT_LISTENERS - 1)] = skv;
 }
 
 static __always_inline void forget_listener(__u64 sk, __u32 netns, __u16 port)
 {
+	bpf_map_delete_elem(&listeners, &sk);
 	struct port_key k = {.netns = netns, .port = port};
-	struct listener_info *l = bpf_map_lookup_elem(&listeners, &k);
-	if (l && l->sk == sk)
-		bpf_map_delete_elem(&listeners, &k);
+	struct port_listeners *pl = bpf_map_lookup_elem(&port_listeners, &k);
+	if (!pl)
+		return;
+#pragma unroll
+	for (int i = 0; i < SK_PORT_LISTENERS; i++)
+		if (pl->sk[i] == sk)
+			pl->sk[i] = 0;
 }
 
 /* A reserved record for a state change; the caller adds to it and submits. */
@@ -94,29 +118,38 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (filter_by_task && ctxk == SK_CTX_PROCESS && newstate != TCP_CLOSE && task_traced())
 		track_endpoint(t.netns, t.sport, (__u64)sk);
 
-	__u32 kind = 0;
-	if (oldstate == TCP_CLOSE && newstate == TCP_LISTEN)
-		kind = fallback_serves(SK_HOOK_LISTEN) ? SK_K_LISTEN : 0;
-	else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
-		kind = fallback_serves(SK_HOOK_ESTABLISHED) ? SK_K_ESTABLISHED : 0;
+	/* A client's connection established: who waits on its socket (a
+	 * blocking connect(), or poll/epoll after a non-blocking one) is about
+	 * to be woken. */
+	if (oldstate == TCP_SYN_SENT && newstate == TCP_ESTABLISHED) {
+		struct sk_event_waiters *r = reserve_waiters_event(SK_K_STATE, ctxk, sk);
+		if (!r)
+			return 0;
+		r->ev.sk = (__u64)sk;
+		r->ev.old_state = oldstate;
+		r->ev.new_state = newstate;
+		put_tuple(&r->ev, &t);
+		submit_event(r);
+		return 0;
+	}
 
 	struct sk_event *e = state_record(SK_K_STATE, ctxk, sk, oldstate, newstate, &t);
 	if (!e)
 		return 0;
 	submit_event(e);
-	if (!kind)
-		return 0;
 
-	e = state_record(kind, ctxk, sk, oldstate, newstate, &t);
-	if (!e)
-		return 0;
-	if (kind == SK_K_LISTEN) {
+	if (oldstate == TCP_CLOSE && newstate == TCP_LISTEN && fallback_serves(SK_HOOK_LISTEN)) {
+		e = state_record(SK_K_LISTEN, ctxk, sk, oldstate, newstate, &t);
+		if (!e)
+			return 0;
 		e->backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 		e->queue_max = e->backlog;
-	} else {
-		put_listener(e, t.netns, t.sport);
+		e->sock_ino = sock_ino(sk);
+		submit_event(e);
+	} else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED &&
+		   fallback_serves(SK_HOOK_ESTABLISHED)) {
+		report_established(sk, NULL, &t, SK_BACKEND_TRACEPOINT);
 	}
-	submit_event(e);
 	return 0;
 }
 
@@ -127,7 +160,7 @@ int tcp_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 {
 	struct sock *lsk = (struct sock *)ctx->skaddr;
 	struct sk_tuple t = TP_TUPLE(ctx, lsk);
-	struct sk_event *e = listener_record(SK_K_SYNACK_RETRANS, &t);
+	struct sk_event *e = listener_record(SK_K_SYNACK_RETRANS, &t, lsk);
 	if (!e)
 		return 0;
 	e->sk = (__u64)ctx->req;

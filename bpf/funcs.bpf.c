@@ -151,6 +151,7 @@ static __always_inline int handle_listen(struct socket *sock, long ret, __u8 bac
 	e->backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
 	e->queue_max = e->backlog;
 	e->queue_len = BPF_CORE_READ(sk, sk_ack_backlog);
+	e->sock_ino = sock_ino(sk);
 	e->backend = backend;
 	put_tuple(e, &t);
 	submit_event(e);
@@ -202,7 +203,7 @@ static __always_inline int handle_syn(struct sock *sk, struct sk_buff *skb, __u3
 	__builtin_memcpy(t.saddr, p.t.daddr, 16);
 	__builtin_memcpy(t.daddr, p.t.saddr, 16);
 	t.netns = sock_netns(sk);
-	report_syn_recv(&t, backend);
+	report_syn_recv(&t, sk, backend);
 	return 0;
 }
 
@@ -259,20 +260,13 @@ int BPF_KRETPROBE(kretprobe_tcp_conn_request)
  * return the queue holds it, as on the tracepoint path's SYN_RECV ->
  * ESTABLISHED. */
 
-static __always_inline int handle_established(struct sock *child, __u8 backend)
+static __always_inline int handle_established(struct sock *lsk, struct sock *child, __u8 backend)
 {
 	if (!child)
 		return 0;
 	struct sk_tuple t = {};
 	read_tuple(child, &t);
-	struct sk_event *e = listener_record(SK_K_ESTABLISHED, &t);
-	if (!e)
-		return 0;
-	e->sk = (__u64)child;
-	e->old_state = TCP_SYN_RECV;
-	e->new_state = TCP_ESTABLISHED;
-	e->backend = backend;
-	submit_event(e);
+	report_established(child, lsk, &t, backend);
 	return 0;
 }
 
@@ -280,13 +274,23 @@ SEC("fexit/inet_csk_complete_hashdance")
 int BPF_PROG(fexit_inet_csk_complete_hashdance, struct sock *sk, struct sock *child,
 	     struct request_sock *req, bool own_req, struct sock *ret)
 {
-	return handle_established(ret, SK_BACKEND_FENTRY);
+	return handle_established(sk, ret, SK_BACKEND_FENTRY);
+}
+
+SEC("kprobe/inet_csk_complete_hashdance")
+int BPF_KPROBE(kprobe_inet_csk_complete_hashdance, struct sock *sk)
+{
+	save_args((__u64)sk, 0, 0);
+	return 0;
 }
 
 SEC("kretprobe/inet_csk_complete_hashdance")
 int BPF_KRETPROBE(kretprobe_inet_csk_complete_hashdance, struct sock *ret)
 {
-	return handle_established(ret, SK_BACKEND_KPROBE);
+	struct call_args a;
+	if (!take_args(&a))
+		return 0;
+	return handle_established((struct sock *)a.a0, ret, SK_BACKEND_KPROBE);
 }
 
 /* ---- accept: inet_csk_accept ----

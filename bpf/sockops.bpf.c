@@ -55,6 +55,6 @@ int sock_ops(struct bpf_sock_ops *ctx)
 		__builtin_memcpy(t.saddr, l6, 16);
 		__builtin_memcpy(t.daddr, r6, 16);
 	}
-	report_syn_recv(&t, SK_BACKEND_SOCK_OPS);
+	report_syn_recv(&t, NULL, SK_BACKEND_SOCK_OPS);
 	return 1;
 }

@@ -144,6 +144,18 @@ enum sk_wait_via {
 	SK_WAIT_IO_URING = 4, /* an io_uring request is armed on it (the ring's task) */
 };
 
+/* Kernel addresses of the wake functions that tell a wait-queue entry's kind
+ * (from /proc/kallsyms, set by userspace in the rodata array wake_fns, in
+ * this order; 0 = not found: such entries are reported as unknown). */
+enum sk_wake_fn {
+	SK_WAKE_AUTOREMOVE = 0, /* autoremove_wake_function: accept() (prepare_to_wait) */
+	SK_WAKE_WOKEN = 1,	/* woken_wake_function: connect(), sk_wait_event() */
+	SK_WAKE_DEFAULT = 2,	/* default_wake_function */
+	SK_WAKE_EPOLL = 3,	/* ep_poll_callback: an epoll instance watching the socket */
+	SK_WAKE_POLL = 4,	/* pollwake: poll(), select() */
+	SK_WAKE_IO_URING = 5,	/* io_poll_wake: an io_uring poll/accept armed on it */
+	SK_WAKE_FNS = 6,
+};
 /* One task waiting on a socket when the kernel woke it. */
 struct sk_waiter {
 	__u32 tgid;

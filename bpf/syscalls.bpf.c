@@ -74,6 +74,7 @@ static __always_inline struct sk_event *syscall_event(__u32 kind, const struct i
 	e->fd = in->fd;
 	e->ret = ret;
 	e->sk = in->sk;
+	e->owner_flags = in->flags;
 	if (in->ts)
 		e->dur_ns = e->ts_ns - in->ts;
 	return e;
@@ -217,7 +218,8 @@ int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	struct sock *sk = tcp_sock_from_fd(fd);
 	if (!sk || !task_traced())
 		return 0;
-	struct inflight in = {.kind = SK_SYS_CONNECT, .fd = fd, .sk = (__u64)sk};
+	struct inflight in = {
+	    .kind = SK_SYS_CONNECT, .fd = fd, .sk = (__u64)sk, .flags = fd_nonblock_flag(fd)};
 	read_tuple(sk, &in.tuple);
 	if (!read_user_sockaddr((void *)ctx->args[1], &in.tuple, false))
 		return 0;
@@ -263,7 +265,13 @@ static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 	struct sock *sk = tcp_sock_from_fd(fd);
 	if (!sk || !task_traced())
 		return 0;
-	struct inflight in = {.kind = SK_SYS_ACCEPT, .fd = fd, .sk = (__u64)sk};
+	/* accept4(SOCK_NONBLOCK) says nothing of the listener: its own file's
+	 * O_NONBLOCK decides whether this call waits. */
+	struct inflight in = {.kind = SK_SYS_ACCEPT,
+			      .fd = fd,
+			      .sk = (__u64)sk,
+			      .arg = (__u32)ctx->id,
+			      .flags = fd_nonblock_flag(fd)};
 	read_tuple(sk, &in.tuple);
 	if (!family_passes(in.tuple.family) || !ports_pass(in.tuple.sport, 0))
 		return 0;
@@ -281,6 +289,7 @@ static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 	struct sk_event *e = syscall_event(SK_SYS_ACCEPT, &in, 0);
 	if (!e)
 		return 0;
+	e->value = in.arg;
 	e->phase = SK_PHASE_ENTER;
 	e->dur_ns = 0;
 	put_tuple(e, &in.tuple);
@@ -315,14 +324,14 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 		if (!task_traced() || !family_passes(t.family) || !ports_pass(t.sport, t.dport))
 			return 0;
 		in.fd = -1;
-		struct port_key k = {.netns = t.netns, .port = t.sport};
-		struct listener_info *l = bpf_map_lookup_elem(&listeners, &k);
-		in.sk = l ? l->sk : 0;
+		in.sk = (__u64)find_listener(t.netns, t.sport, t.family, NULL);
+		in.arg = (__u32)ctx->id;
 	}
 
 	struct sk_event *e = syscall_event(SK_SYS_ACCEPT, &in, ret);
 	if (!e)
 		return 0;
+	e->value = in.arg;
 	put_tuple(e, &t);
 	submit_event(e);
 	if (!child)
@@ -334,6 +343,8 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	e->sk = (__u64)child;
 	e->fd = ret;
+	e->via = SK_WAIT_TASK;
+	e->value = in.arg;
 	put_tuple(e, &t);
 	/* A function probe on inet_csk_accept saw the dequeue itself. It misses
 	 * an accept() that began before it was attached: then this syscall-exit
@@ -410,6 +421,101 @@ int sys_exit_close(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		return 0;
 	put_tuple(e, &in.tuple);
+	submit_event(e);
+	return 0;
+}
+
+/* ---- getsockopt(SOL_SOCKET, SO_ERROR) ----
+ * How a program that connected without blocking learns the outcome once
+ * poll/epoll says the socket is writable. */
+
+#define SOL_SOCKET_ 1
+#define SO_ERROR_   4
+
+SEC("tracepoint/syscalls/sys_enter_getsockopt")
+int sys_enter_getsockopt(struct trace_event_raw_sys_enter *ctx)
+{
+	if (ctx->args[1] != SOL_SOCKET_ || ctx->args[2] != SO_ERROR_ || !task_traced())
+		return 0;
+	int fd = ctx->args[0];
+	struct sock *sk = tcp_sock_from_fd(fd);
+	if (!sk)
+		return 0;
+	struct inflight in = {
+	    .kind = SK_SYS_GETSOCKOPT, .fd = fd, .sk = (__u64)sk, .uptr = ctx->args[3]};
+	read_tuple(sk, &in.tuple);
+	if (!family_passes(in.tuple.family) || !ports_pass(in.tuple.sport, in.tuple.dport))
+		return 0;
+	remember(&in);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_getsockopt")
+int sys_exit_getsockopt(struct trace_event_raw_sys_exit *ctx)
+{
+	struct inflight in;
+	if (!recall(SK_SYS_GETSOCKOPT, &in))
+		return 0;
+	struct sk_event *e = syscall_event(SK_SYS_GETSOCKOPT, &in, ctx->ret);
+	if (!e)
+		return 0;
+	put_tuple(e, &in.tuple);
+	if (ctx->ret == 0)
+		bpf_probe_read_user(&e->value, sizeof(e->value), (void *)in.uptr);
+	submit_event(e);
+	return 0;
+}
+
+/* ---- accept through io_uring ----
+ * IORING_OP_ACCEPT makes no accept syscall: the ring's task (or one of its
+ * io-wq workers) dequeues the child, and the request completes with the new
+ * fd. Its completion is where the fd is known, as the syscall exit is for
+ * accept(); a function probe on inet_csk_accept (funcs.bpf.c) has kept the
+ * dequeue's own view for it, per thread. */
+
+#define IORING_OP_ACCEPT_ 13
+
+SEC("tracepoint/io_uring/io_uring_complete")
+int io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
+{
+	int res = ctx->res;
+	if (res < 0 || !ctx->req)
+		return 0;
+	struct io_kiocb *req = ctx->req;
+	if (BPF_CORE_READ(req, opcode) != IORING_OP_ACCEPT_ || !task_traced())
+		return 0;
+	struct sock *child = tcp_sock_from_fd(res);
+	if (!child)
+		return 0;
+	struct sk_tuple t = {};
+	read_tuple(child, &t);
+	if (!family_passes(t.family) || !ports_pass(t.sport, t.dport))
+		return 0;
+	track_endpoint(t.netns, t.sport, (__u64)child);
+	struct sk_event *e = reserve_event(SK_K_ACCEPT, SK_CTX_PROCESS);
+	if (!e)
+		return 0;
+	e->sk = (__u64)child;
+	e->fd = res;
+	e->via = SK_WAIT_IO_URING;
+	put_tuple(e, &t);
+	struct sock *lsk = find_listener(t.netns, t.sport, t.family, NULL);
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct accept_seen *seen = bpf_map_lookup_elem(&accept_reported, &tid);
+	struct accept_seen s;
+	if (seen && seen->child == (__u64)child) {
+		s = *seen;
+		bpf_map_delete_elem(&accept_reported, &tid);
+	} else {
+		s = accept_view(lsk, child, SK_BACKEND_TRACEPOINT);
+		s.ts = e->ts_ns;
+	}
+	e->lsk = (__u64)lsk;
+	e->ts_ns = s.ts;
+	e->queue_len = s.queue_len;
+	e->queue_max = s.queue_max;
+	e->rx_queued = s.rx_queued;
+	e->backend = s.backend;
 	submit_event(e);
 	return 0;
 }

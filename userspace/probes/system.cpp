@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 #include <bpf/libbpf.h>
 #include <fmt/format.h>
@@ -66,5 +68,42 @@ void check_system() {
 }
 
 std::string libbpf_version() { return fmt::format("{}.{}", libbpf_major_version(), libbpf_minor_version()); }
+
+}  // namespace sockscope::probes
+
+namespace sockscope::probes {
+
+namespace {
+
+// "ffffffff813d2580 T autoremove_wake_function" (modules add " [name]").
+void scan_kallsyms(const std::string_view* names, uint64_t* out, std::size_t n) {
+  std::ifstream in("/proc/kallsyms");
+  std::string line;
+  std::size_t found = 0;
+  while (found < n && std::getline(in, line)) {
+    const auto sp1 = line.find(' ');
+    if (sp1 == std::string::npos || sp1 + 3 > line.size()) continue;
+    std::string_view name = std::string_view(line).substr(sp1 + 3);
+    if (auto tab = name.find_first_of(" \t"); tab != std::string_view::npos) name = name.substr(0, tab);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (out[i] || name != names[i]) continue;
+      uint64_t addr = 0;
+      std::from_chars(line.data(), line.data() + sp1, addr, 16);
+      out[i] = addr;
+      if (addr) ++found;
+    }
+  }
+}
+
+}  // namespace
+
+template <std::size_t N>
+std::array<uint64_t, N> kernel_symbols(const std::array<std::string_view, N>& names) {
+  std::array<uint64_t, N> out{};
+  scan_kallsyms(names.data(), out.data(), N);
+  return out;
+}
+
+template std::array<uint64_t, 6> kernel_symbols<6>(const std::array<std::string_view, 6>&);
 
 }  // namespace sockscope::probes

@@ -61,7 +61,8 @@ std::vector<bpf_program*> hook_programs(const ::sockscope_bpf& skel, Hook hook, 
       return pick({p.fentry_tcp_conn_request, p.fexit_tcp_conn_request},
                   {p.kprobe_tcp_conn_request, p.kretprobe_tcp_conn_request});
     case SK_HOOK_ESTABLISHED:
-      return pick({p.fexit_inet_csk_complete_hashdance}, {p.kretprobe_inet_csk_complete_hashdance});
+      return pick({p.fexit_inet_csk_complete_hashdance},
+                  {p.kprobe_inet_csk_complete_hashdance, p.kretprobe_inet_csk_complete_hashdance});
     case SK_HOOK_ACCEPT:
       return pick({p.fexit_inet_csk_accept}, {p.kprobe_inet_csk_accept, p.kretprobe_inet_csk_accept});
     case SK_HOOKS: break;  // the count, not a hook
@@ -89,6 +90,17 @@ void Tracer::open_and_load(const TraceConfig& config) {
   ro->targ_nports = static_cast<uint32_t>(config.ports.size());
   for (std::size_t i = 0; i < config.ports.size(); i++) ro->targ_ports[i] = config.ports[i];
   bpf_map__set_max_entries(skel_->maps.events, config.ringbuf_bytes);
+  // The wake functions that tell a wait-queue entry's kind (bpf/common.bpf.h,
+  // enum sk_wake_fn, in that order). A kernel without one (io_uring not
+  // built) leaves it 0: its entries are reported as unknown.
+  static constexpr std::array<std::string_view, SK_WAKE_FNS> kWakeFns = {
+      "autoremove_wake_function", "woken_wake_function", "default_wake_function",
+      "ep_poll_callback",         "pollwake",            "io_poll_wake"};
+  const auto wake = kernel_symbols(kWakeFns);
+  static_assert(std::extent_v<decltype(ro->wake_fns)> == kWakeFns.size());
+  for (std::size_t i = 0; i < wake.size(); ++i) ro->wake_fns[i] = wake[i];
+  if (!wake[SK_WAKE_AUTOREMOVE] || !wake[SK_WAKE_EPOLL])
+    spdlog::warn("/proc/kallsyms has no wake function addresses: who waits on a listener will be unknown");
 
   // Only the chosen backend's function programs load: on a kernel that
   // refuses fentry, loading one would fail the whole object.
@@ -142,6 +154,11 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
       sec = "sock_ops on the cgroup v2 root";
     } else {
       link = bpf_program__attach(prog);
+      if (!link && prog == skel_->progs.io_uring_complete) {
+        // A kernel built without io_uring has no such tracepoint.
+        spdlog::warn("no io_uring:io_uring_complete tracepoint: accepts through io_uring are not seen");
+        continue;
+      }
     }
     if (!link) throw TraceError(fmt::format("cannot attach {}: {}", sec, errstr(errno)));
     spdlog::debug("attached {}", sec);
