@@ -6,7 +6,7 @@
 //
 //   Nginx nginx(server_port(), {.reuseport = true});  // master + 2 workers in epoll_wait()
 //   Redis redis(server_port());                       // main thread in epoll_wait()
-//   TestServer poll(POLL_SERVER_BIN, port, 2);        // its waiters in their wait call
+//   TestServer poll(kPollServer, port, 2);            // its waiters in poll()
 //
 // Each constructor returns once every task that waits on the listener is
 // blocked in its wait system call (/proc/TID/syscall), so a connection made
@@ -188,6 +188,27 @@ inline std::vector<uint64_t> loopback_listeners(int port, bool ipv6) {
   return inodes;
 }
 
+// The processes holding socket `inode` in their file table (a link to
+// "socket:[inode]" under /proc/PID/fd): a listener's holders.
+inline std::vector<pid_t> socket_holders(uint64_t inode) {
+  const std::string target = "socket:[" + std::to_string(inode) + "]";
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code ec;
+    for (const auto& fd : std::filesystem::directory_iterator(e.path() / "fd", ec)) {
+      std::error_code link_ec;
+      if (std::filesystem::read_symlink(fd.path(), link_ec).string() == target) {
+        out.push_back(std::stoi(name));
+        break;
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // A plain blocking client: connect, send a line, shut down the write side,
 // read the reply to EOF. The reply, or nullopt when any step failed.
 inline std::optional<std::string> connect_and_finish(const std::string& host, int port) {
@@ -222,45 +243,58 @@ inline std::optional<std::string> connect_and_finish(const std::string& host, in
   return reply;
 }
 
-// One of our test servers (tests/servers/), started with --port, --ready-file
-// and --count, plus `extra` (--ipv6, --workers 2 --exclusive, --threads 3).
-// The constructor waits for the ready file, whose lines are the tasks that
-// wait on the listener (waiters()): the server itself, or the epoll
-// workers, the pool's threads, the SCM_RIGHTS child. Call wait_waiting() with
-// the server's wait call to know they are in it:
-//   poll_server SYS_poll, select_server SYS_pselect6 (glibc's select()),
-//   epoll_server SYS_epoll_wait, threadpool_server and scm_rights_server
-//   SYS_accept, uring_server SYS_io_uring_enter.
+// Our test servers (tests/servers/) and the system call each one's waiters
+// block in. glibc's select() is the pselect6 system call.
+struct ServerKind {
+  const char* bin;
+  long wait_call;
+};
+inline const ServerKind kPollServer{POLL_SERVER_BIN, SYS_poll};
+inline const ServerKind kSelectServer{SELECT_SERVER_BIN, SYS_pselect6};
+inline const ServerKind kEpollServer{EPOLL_SERVER_BIN, SYS_epoll_wait};
+inline const ServerKind kThreadpoolServer{THREADPOOL_SERVER_BIN, SYS_accept};
+inline const ServerKind kScmRightsServer{SCM_RIGHTS_SERVER_BIN, SYS_accept};
+inline const ServerKind kUringServer{URING_SERVER_BIN, SYS_io_uring_enter};
+
+// One of our test servers, started with --port, --ready-file and --count,
+// plus `extra` (--ipv6, --workers 2 --exclusive, --threads 3). The
+// constructor waits for the ready file, whose lines are the tasks that wait
+// on the listener (waiters(): the server itself, or the epoll workers, the
+// pool's threads, the SCM_RIGHTS child), then until each of them is blocked
+// in its wait call. After a connection, wait_waiting() waits until they are
+// back in it.
 class TestServer {
  public:
-  TestServer(const std::string& bin, int port, int count, const std::vector<std::string>& extra = {})
-      : ready_(dir_ / "ready") {
-    std::vector<std::string> argv = {bin,    "--port",  std::to_string(port), "--ready-file",
-                                     ready_, "--count", std::to_string(count)};
+  TestServer(const ServerKind& kind, int port, int count, const std::vector<std::string>& extra = {})
+      : kind_(kind), ready_(dir_ / "ready") {
+    std::vector<std::string> argv = {kind.bin, "--port",  std::to_string(port), "--ready-file",
+                                     ready_,   "--count", std::to_string(count)};
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc_ = std::make_unique<ServerProcess>(argv, dir_ / "stdout");
     const bool ready =
         wait_until([&] { return access(ready_.c_str(), F_OK) == 0 || proc_->wait(0ms).has_value(); }, 10s);
-    INFO(bin << " stderr: " << proc_->stderr_text());
+    INFO(kind.bin << " stderr: " << proc_->stderr_text());
     REQUIRE(ready);
     REQUIRE(access(ready_.c_str(), F_OK) == 0);
     std::istringstream lines(slurp(ready_));
     for (pid_t t; lines >> t;) waiters_.push_back(t);
     REQUIRE(!waiters_.empty());
+    wait_waiting();
   }
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
   pid_t pid() const { return proc_->pid(); }
   const std::vector<pid_t>& waiters() const { return waiters_; }
-  void wait_waiting(long nr, std::chrono::milliseconds timeout = 10s) const {
-    wait_until_waiting(waiters_, nr, timeout);
+  void wait_waiting(std::chrono::milliseconds timeout = 10s) const {
+    wait_until_waiting(waiters_, kind_.wait_call, timeout);
   }
   // Exit status once it has served --count connections.
   std::optional<int> wait(std::chrono::milliseconds timeout = 10s) { return proc_->wait(timeout); }
   std::string stderr_text() { return proc_->stderr_text(); }
 
  private:
+  ServerKind kind_;
   TempDir dir_;
   std::string ready_;
   std::unique_ptr<ServerProcess> proc_;
