@@ -11,6 +11,7 @@ PACKAGES=(
   iproute2 util-linux procps
   qemu-system-x86 busybox-static xz-utils zstd
   bpftrace
+  liburing-dev nginx-light redis-server redis-tools curl
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -27,6 +28,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The tests start nginx and redis-server themselves, on their own ports: the
+# services a fresh install just started (where systemd runs them) are stopped,
+# an existing one is left alone.
+if [[ " ${missing[*]} " =~ \ (nginx-light|redis-server)\  ]] && [[ -d /run/systemd/system ]]; then
+  systemctl stop nginx redis-server >/dev/null 2>&1 || true
 fi
 
 # tracefs for tracepoint ids, bpffs for pinning, cgroup v2 for sock_ops.
