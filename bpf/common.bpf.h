@@ -404,9 +404,9 @@ struct inflight {
 	__u64 sk;
 	__u32 kind;
 	__s32 fd;
-	__u32 arg;   /* listen: backlog; accept: the syscall's number */
-	__u32 flags; /* record flags for the exit: SK_NONBLOCK */
-	__u64 uptr;  /* getsockopt: the user's optval */
+	__u32 arg;	       /* listen: backlog; accept: the syscall's number */
+	__u32 flags;	       /* record flags for the exit: SK_NONBLOCK */
+	__u64 uptr;	       /* getsockopt: the user's optval */
 	struct sk_tuple tuple; /* bind/connect: the user's address; close: the socket's */
 };
 struct {
@@ -497,11 +497,13 @@ static __always_inline struct sock *find_listener(__u32 netns, __u16 port, __u16
 			continue;
 		struct inet_connection_sock *icsk = (void *)s;
 		if (child) {
-			struct request_sock *tail = BPF_CORE_READ(icsk, icsk_accept_queue.rskq_accept_tail);
+			struct request_sock *tail =
+			    BPF_CORE_READ(icsk, icsk_accept_queue.rskq_accept_tail);
 			if (tail && BPF_CORE_READ(tail, sk) == child)
 				return (struct sock *)s;
 		}
-		if (!same_family && BPF_CORE_READ(icsk, icsk_inet.sk.__sk_common.skc_family) == family)
+		if (!same_family &&
+		    BPF_CORE_READ(icsk, icsk_inet.sk.__sk_common.skc_family) == family)
 			same_family = s;
 		if (!any)
 			any = s;
@@ -576,7 +578,8 @@ static __always_inline __s32 task_syscall(struct task_struct *task)
 	for (int pad = 0; pad <= 16; pad += 16) {
 		struct pt_regs *regs = (struct pt_regs *)(top - pad - size);
 		__u16 cs = 0;
-		bpf_probe_read_kernel(&cs, sizeof(cs), (void *)regs + bpf_core_field_offset(struct pt_regs, cs));
+		bpf_probe_read_kernel(&cs, sizeof(cs),
+				      (void *)regs + bpf_core_field_offset(struct pt_regs, cs));
 		if (cs == 0x33 || cs == 0x23)
 			return (__s32)BPF_CORE_READ(regs, orig_ax);
 	}
@@ -753,7 +756,8 @@ static __always_inline struct sk_event *listener_record(__u32 kind, const struct
 }
 
 /* A request socket made for a SYN (tcp_conn_request's work). */
-static __always_inline void report_syn_recv(const struct sk_tuple *t, struct sock *lsk, __u8 backend)
+static __always_inline void report_syn_recv(const struct sk_tuple *t, struct sock *lsk,
+					    __u8 backend)
 {
 	struct sk_event *e = listener_record(SK_K_SYN_RECV, t, lsk);
 	if (!e)

@@ -95,10 +95,10 @@ enum sk_drop_cause {
 
 /* Owner flags (SYN, established and SYN-ACK retransmit records of a
  * listener's children, and SYN packets arriving at a listener). */
-#define SK_OWNER_IN_ACCEPT 0x1 /* a thread of the owner was blocked in accept() on it */
-#define SK_OWNER_KNOWN	   0x2 /* owner_pid and owner_state are valid */
-#define SK_LISTENER_FOUND  0x4 /* queue_len and queue_max are the listener's */
-#define SK_WAITERS_READ	   0x8 /* the socket's wait queue was read: a struct sk_event_waiters */
+#define SK_OWNER_IN_ACCEPT 0x1	/* a thread of the owner was blocked in accept() on it */
+#define SK_OWNER_KNOWN	   0x2	/* owner_pid and owner_state are valid */
+#define SK_LISTENER_FOUND  0x4	/* queue_len and queue_max are the listener's */
+#define SK_WAITERS_READ	   0x8	/* the socket's wait queue was read: a struct sk_event_waiters */
 #define SK_NONBLOCK	   0x10 /* accept, connect syscall records: the file was O_NONBLOCK */
 
 /* tcp_flags: byte 13 of the TCP header (RFC 9293, RFC 3168), bit for bit. */
@@ -160,25 +160,25 @@ enum sk_wake_fn {
 struct sk_waiter {
 	__u32 tgid;
 	__u32 tid;
-	__s32 syscall; /* the syscall the task was in (the arch's number), -1: none */
-	__u32 state;   /* the task's __state: SK_TASK_* */
-	__u8 via;      /* enum sk_wait_via */
+	__s32 syscall;	/* the syscall the task was in (the arch's number), -1: none */
+	__u32 state;	/* the task's __state: SK_TASK_* */
+	__u8 via;	/* enum sk_wait_via */
 	__u8 exclusive; /* WQ_FLAG_EXCLUSIVE: woken one at a time (accept, EPOLLEXCLUSIVE) */
 	__u16 pad;
 	char comm[SK_COMM_LEN];
 };
 
 /* Waiter flags. */
-#define SK_WAITERS_TRUNCATED 0x1 /* more waiters than SK_MAX_WAITERS, or the walk's bound hit */
-#define SK_WAITERS_UNKNOWN   0x2 /* an entry of a kind sockscope cannot read (counted in entries) */
+#define SK_WAITERS_TRUNCATED  0x1 /* more waiters than SK_MAX_WAITERS, or the walk's bound hit */
+#define SK_WAITERS_UNKNOWN    0x2 /* an entry of a kind sockscope cannot read (counted in entries) */
 #define SK_WAITERS_IDLE_EPOLL 0x4 /* an epoll instance watched it with nobody in epoll_wait() */
 
 #define SK_MAX_WAITERS 8
 
 struct sk_waiters {
-	__u8 count;     /* valid entries of w[] */
-	__u8 flags;     /* SK_WAITERS_* */
-	__u16 entries;  /* wait-queue entries walked on the socket */
+	__u8 count;    /* valid entries of w[] */
+	__u8 flags;    /* SK_WAITERS_* */
+	__u16 entries; /* wait-queue entries walked on the socket */
 	__u32 pad;
 	struct sk_waiter w[SK_MAX_WAITERS];
 };
@@ -207,7 +207,7 @@ struct sk_event {
 	__u16 dport;
 	__u16 payload_len; /* packet: TCP payload bytes */
 	__u16 window;
-	__u8 via;	/* SK_K_ACCEPT: enum sk_wait_via, how the acceptor took it (task, io_uring) */
+	__u8 via; /* SK_K_ACCEPT: enum sk_wait_via, how the acceptor took it (task, io_uring) */
 	__u8 reserved8;
 	__u8 ctx;	/* enum sk_exec_ctx */
 	__u8 phase;	/* enum sk_phase */

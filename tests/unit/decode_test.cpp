@@ -13,7 +13,6 @@
 #include "events/event.hpp"
 
 using sockscope::events::Backend;
-using sockscope::events::WaitVia;
 using sockscope::events::decode;
 using sockscope::events::Dir;
 using sockscope::events::Event;
@@ -21,6 +20,7 @@ using sockscope::events::ExecCtx;
 using sockscope::events::Kind;
 using sockscope::events::Layer;
 using sockscope::events::Phase;
+using sockscope::events::WaitVia;
 using sockscope::test::RawEvent;
 using namespace std::string_view_literals;
 
@@ -270,8 +270,22 @@ TEST_CASE("decode: a record with its socket's waiters", "[decode]") {
   r.waiters.count = 2;
   r.waiters.flags = SK_WAITERS_TRUNCATED | SK_WAITERS_IDLE_EPOLL;
   r.waiters.entries = 9;
-  r.waiters.w[0] = sk_waiter{.tgid = 123, .tid = 124, .syscall = 232, .state = 1, .via = SK_WAIT_EPOLL, .exclusive = 1, .pad = 0, .comm = "nginx"};
-  r.waiters.w[1] = sk_waiter{.tgid = 125, .tid = 125, .syscall = -1, .state = 0, .via = SK_WAIT_IO_URING, .exclusive = 0, .pad = 0, .comm = "ring"};
+  r.waiters.w[0] = sk_waiter{.tgid = 123,
+                             .tid = 124,
+                             .syscall = 232,
+                             .state = 1,
+                             .via = SK_WAIT_EPOLL,
+                             .exclusive = 1,
+                             .pad = 0,
+                             .comm = "nginx"};
+  r.waiters.w[1] = sk_waiter{.tgid = 125,
+                             .tid = 125,
+                             .syscall = -1,
+                             .state = 0,
+                             .via = SK_WAIT_IO_URING,
+                             .exclusive = 0,
+                             .pad = 0,
+                             .comm = "ring"};
   std::vector<std::byte> raw(sizeof r);
   std::memcpy(raw.data(), &r, sizeof r);
   const auto e = decode(raw);

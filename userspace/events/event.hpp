@@ -110,9 +110,9 @@ struct Event {
   uint32_t owner_pid = 0;
   uint32_t owner_state = 0;
   uint32_t rx_queued = 0;
-  uint32_t sock_ino = 0;  // listen, a listener's children: the listener's socket inode
-  int32_t value = 0;      // getsockopt(SO_ERROR): the error read; SysAccept: the syscall's number
-  uint64_t lsk = 0;       // a listener's children: the listening socket (0: unknown)
+  uint32_t sock_ino = 0;           // listen, a listener's children: the listener's socket inode
+  int32_t value = 0;               // getsockopt(SO_ERROR): the error read; SysAccept: the syscall's number
+  uint64_t lsk = 0;                // a listener's children: the listening socket (0: unknown)
   WaitVia via = WaitVia::Unknown;  // Accept: how the acceptor took it
   uint16_t family = 0;
   uint16_t sport = 0;

@@ -93,9 +93,12 @@ void Tracer::open_and_load(const TraceConfig& config) {
   // The wake functions that tell a wait-queue entry's kind (bpf/common.bpf.h,
   // enum sk_wake_fn, in that order). A kernel without one (io_uring not
   // built) leaves it 0: its entries are reported as unknown.
-  static constexpr std::array<std::string_view, SK_WAKE_FNS> kWakeFns = {
-      "autoremove_wake_function", "woken_wake_function", "default_wake_function",
-      "ep_poll_callback",         "pollwake",            "io_poll_wake"};
+  static constexpr std::array<std::string_view, SK_WAKE_FNS> kWakeFns = {"autoremove_wake_function",
+                                                                         "woken_wake_function",
+                                                                         "default_wake_function",
+                                                                         "ep_poll_callback",
+                                                                         "pollwake",
+                                                                         "io_poll_wake"};
   const auto wake = kernel_symbols(kWakeFns);
   static_assert(std::extent_v<decltype(ro->wake_fns)> == kWakeFns.size());
   for (std::size_t i = 0; i < wake.size(); ++i) ro->wake_fns[i] = wake[i];
