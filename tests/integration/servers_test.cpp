@@ -82,7 +82,9 @@ TEST_CASE("nb_client reports a refused connection through SO_ERROR", "[servers]"
 TEST_CASE("nginx: a master and 2 workers in epoll_wait answer curl on IPv4 and IPv6", "[servers]") {
   const bool reuseport = GENERATE(false, true);
   INFO("reuseport " << reuseport);
-  Nginx nginx(server_port(), {.reuseport = reuseport});
+  NginxOptions opt;
+  opt.reuseport = reuseport;
+  Nginx nginx(server_port(), opt);
   REQUIRE(nginx.workers().size() == 2);
   for (pid_t w : nginx.workers()) CHECK(Process::parent_of(w) == nginx.master());
   // Each address has one listener, or with reuseport one per worker; every

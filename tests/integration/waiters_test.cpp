@@ -195,7 +195,9 @@ TEST_CASE("who waits, who holds, who accepts: every kind of server, on one trace
 TEST_CASE("nginx: the workers waiting in epoll_wait, the worker that accepted, queue 1 of 511", "[waiters][vm]") {
   const bool reuseport = GENERATE(false, true);
   const int port = server_port() + 20;
-  Nginx nginx(port, {.reuseport = reuseport});
+  NginxOptions opt;
+  opt.reuseport = reuseport;
+  Nginx nginx(port, opt);
   INFO("nginx " << (reuseport ? "reuseport" : "plain") << " on port " << port);
   const std::vector<pid_t> workers = nginx.workers();
   REQUIRE(workers.size() == 2);
@@ -239,6 +241,17 @@ TEST_CASE("nginx: the workers waiting in epoll_wait, the worker that accepted, q
     check_story(c, x, ino);
     CHECK(c["queue_max"] == 511);
     CHECK(c["listener_pid"] == nginx.master());
+    // curl's side of it, on the same host: a non-blocking connect() whose
+    // outcome getsockopt(SO_ERROR) read.
+    CHECK(c["side"] == "both");
+    CHECK(c["client_comm"] == "curl");
+    CHECK(c["client_pid"] == curl.pid());
+    const json& cs = c["client_side"];
+    REQUIRE(cs.is_object());
+    CHECK(cs["completed_by"] == "kernel");
+    CHECK(cs["nonblocking"] == true);
+    CHECK(cs["connect_errno"] == "EINPROGRESS");
+    CHECK(cs["so_error"] == 0);
   }
 }
 

@@ -25,6 +25,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -163,16 +164,26 @@ inline void wait_until_waiting(const std::vector<pid_t>& tids, long nr, std::chr
   REQUIRE(ok);
 }
 
-// The inodes of the sockets in LISTEN on 127.0.0.1:port (or [::1]:port), as
-// /proc/net/tcp (tcp6) lists them in this network namespace: one per
-// listener, so several for a SO_REUSEPORT group.
-inline std::vector<uint64_t> loopback_listeners(int port, bool ipv6) {
-  char local[64];
-  if (ipv6)
-    std::snprintf(local, sizeof local, "00000000000000000000000001000000:%04X", port);
-  else
-    std::snprintf(local, sizeof local, "0100007F:%04X", port);
-  std::ifstream f(ipv6 ? "/proc/net/tcp6" : "/proc/net/tcp");
+// The inodes of the sockets in LISTEN on addr:port, as /proc/net/tcp (tcp6)
+// lists them in a network namespace: this process's, or pid's (its
+// /proc/PID/net). One per listener, so several for a SO_REUSEPORT group.
+inline std::vector<uint64_t> listeners_on(const std::string& addr, int port, pid_t pid = 0) {
+  const bool ipv6 = addr.find(':') != std::string::npos;
+  // The kernel prints each 32-bit word of the address as a host-order integer.
+  unsigned char bytes[16] = {};
+  REQUIRE(inet_pton(ipv6 ? AF_INET6 : AF_INET, addr.c_str(), bytes) == 1);
+  std::string local;
+  char word[16];
+  for (int i = 0; i < (ipv6 ? 4 : 1); ++i) {
+    uint32_t w;
+    std::memcpy(&w, bytes + 4 * i, 4);
+    std::snprintf(word, sizeof word, "%08X", w);
+    local += word;
+  }
+  std::snprintf(word, sizeof word, ":%04X", port);
+  local += word;
+  const std::string dir = pid ? "/proc/" + std::to_string(pid) + "/net/" : "/proc/net/";
+  std::ifstream f(dir + (ipv6 ? "tcp6" : "tcp"));
   std::string line;
   std::getline(f, line);  // header
   std::vector<uint64_t> inodes;
@@ -186,6 +197,11 @@ inline std::vector<uint64_t> loopback_listeners(int port, bool ipv6) {
   }
   std::sort(inodes.begin(), inodes.end());
   return inodes;
+}
+
+// The same on 127.0.0.1:port (or [::1]:port) in this namespace.
+inline std::vector<uint64_t> loopback_listeners(int port, bool ipv6) {
+  return listeners_on(ipv6 ? "::1" : "127.0.0.1", port);
 }
 
 // The processes holding socket `inode` in their file table (a link to
@@ -312,6 +328,8 @@ class TestServer {
 // epoll_wait() (so they have added the listeners to their epoll instances).
 struct NginxOptions {
   bool reuseport = false;
+  // Where it listens, and the network namespace it runs in ("": this one).
+  std::string v4 = "127.0.0.1", v6 = "::1", netns;
 };
 
 class Nginx {
@@ -321,16 +339,17 @@ class Nginx {
     write_config(opt);
     // -e: the error log before the config is read (nginx >= 1.19.5), so
     // nothing goes to /var/log/nginx.
-    proc_ = std::make_unique<ServerProcess>(
-        std::vector<std::string>{kNginxBin, "-p", dir_.path(), "-c", dir_ / "nginx.conf", "-e", dir_ / "error.log"},
-        dir_ / "stdout");
+    std::vector<std::string> argv = {kNginxBin, "-p", dir_.path(), "-c", dir_ / "nginx.conf", "-e", dir_ / "error.log"};
+    // `ip netns exec` execs nginx in place: the master keeps its pid.
+    if (!opt.netns.empty()) argv.insert(argv.begin(), {"ip", "netns", "exec", opt.netns});
+    proc_ = std::make_unique<ServerProcess>(argv, dir_ / "stdout");
     const size_t per_family = opt.reuseport ? 2 : 1;
     const bool ready = wait_until(
         [&] {
           if (proc_->wait(0ms)) return true;  // exited: fails below
           workers_ = children_of(proc_->pid());
-          return workers_.size() == 2 && loopback_listeners(port_, false).size() == per_family &&
-                 loopback_listeners(port_, true).size() == per_family &&
+          return workers_.size() == 2 && listeners_on(opt.v4, port_, proc_->pid()).size() == per_family &&
+                 listeners_on(opt.v6, port_, proc_->pid()).size() == per_family &&
                  std::all_of(workers_.begin(), workers_.end(),
                              [](pid_t w) { return blocked_syscall(w) == SYS_epoll_wait; });
         },
@@ -371,7 +390,8 @@ class Nginx {
       << "  client_body_temp_path " << d << "/body;\n  proxy_temp_path " << d << "/proxy;\n"
       << "  fastcgi_temp_path " << d << "/fastcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
       << "  scgi_temp_path " << d << "/scgi;\n"
-      << "  server {\n    listen 127.0.0.1:" << port_ << rp << ";\n    listen [::1]:" << port_ << rp << ";\n"
+      << "  server {\n    listen " << opt.v4 << ":" << port_ << rp << ";\n    listen [" << opt.v6 << "]:" << port_ << rp
+      << ";\n"
       << "    location / { return 200 \"ok\\n\"; }\n  }\n}\n";
   }
 
