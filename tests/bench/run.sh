@@ -90,6 +90,17 @@ stop_tracer() {
   rss=$(awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$tracer/status")
   cpu=$(awk -v t="$ticks" '{printf "%.2f", ($14 + $15) / t}' "/proc/$tracer/stat")
   kill -INT "$tracer"
+  # A tracer that ignores SIGINT (bpftrace once sat in its exit path for
+  # minutes) must not hang the bench: it is killed, and said to be.
+  local waited=0
+  while kill -0 "$tracer" 2>/dev/null && ((waited < 150)); do
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  if kill -0 "$tracer" 2>/dev/null; then
+    echo "bench: $mode did not stop within 15 s of SIGINT: killed (its figures are incomplete)" >&2
+    kill -KILL "$tracer" 2>/dev/null || true
+  fi
   wait "$tracer" || true
   tracer=''
   case $mode in
