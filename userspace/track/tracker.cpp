@@ -440,8 +440,11 @@ Tracker::Open& Tracker::get_fresh(const FlowKey& k, uint64_t ts) {
 }
 
 void Tracker::decide(Open& o, Outcome outcome) {
-  // accept() returning the connection settles it, whatever came before.
-  if (o.decided && (outcome != Outcome::Accepted || o.c.outcome == Outcome::Accepted)) return;
+  // accept() returning the connection settles it, whatever came before; a
+  // client's socket closing (closed) is refined by the cause its connect()
+  // or SO_ERROR reads later (refused, timed out).
+  const bool cause = o.c.outcome == Outcome::Closed && (outcome == Outcome::Refused || outcome == Outcome::TimedOut);
+  if (o.decided && (outcome != Outcome::Accepted || o.c.outcome == Outcome::Accepted) && !cause) return;
   o.c.outcome = outcome;
   if (!o.decided) {
     o.tell_after = clock_() + cfg_.linger_ns;
