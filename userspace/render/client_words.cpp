@@ -61,9 +61,9 @@ std::string waiter_phrase(const events::Waiter& w) {
   const std::string who =
       w.comm_view().empty() ? fmt::format("pid {}", w.pid) : fmt::format("{} (pid {})", w.comm_view(), w.pid);
   const std::string_view how = events::wait_how_name(w);
-  if (how == "io_uring") return who + " through io_uring";
-  if (how == "unknown") return who + " (how, unknown)";
-  return fmt::format("{} in {}()", who, how);
+  if (how == "io_uring") return who + " waiting through io_uring";
+  if (how == "unknown") return who + " waiting (how, unknown)";
+  return fmt::format("{} waiting in {}()", who, how);
 }
 
 std::string wakeup_clause(const ClientSide& cs) {
@@ -79,7 +79,7 @@ std::string wakeup_clause(const ClientSide& cs) {
     s += waiter_phrase((*cs.waiters)[i]);
   }
   if (cs.waiter_flags & SK_WAITERS_TRUNCATED) s += ", and more";
-  return s + " waiting";
+  return s;
 }
 
 std::string so_error_clause(const ClientSide& cs) {
