@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <vector>
@@ -367,4 +368,34 @@ TEST_CASE("client only: a local listener closing on the same port leaves an outg
   REQUIRE(h.connections.size() == 1);
   CHECK(h.connections[0].outcome == Outcome::Connected);
   CHECK(kinds(h.connections[0]) == std::vector<K>{K::Packet, K::Packet, K::ClientEstablished});
+}
+
+// The paused receiver's recording (loopback, before waiters were read): the
+// client host's half, read off the file; the story and its steps are
+// tracker_test.cpp's, unchanged.
+TEST_CASE("recorded loopback: the client host's half of the paused receiver's connection", "[tracker][client]") {
+  Harness h;
+  h.replay(sockscope::test::load_recording(sockscope::test::fixture("paused.jsonl")));
+  REQUIRE(h.connections.size() == 1);
+  const Connection& c = h.connections[0];
+  CHECK(c.side() == Side::Both);
+  CHECK(c.client_completed_by() == CompletedBy::Kernel);
+  const ClientSide& cs = c.client_side;
+  CHECK(cs.syn_tx_ns == 2035751867774);
+  CHECK(cs.syn_task == Task{29992, "sender"});
+  CHECK(cs.syn_ctx == ExecCtx::Process);
+  CHECK(cs.syns_sent == 1);
+  CHECK(cs.synack_rx_ns == 2035751896017);
+  // connect() held the socket's lock: the SYN-ACK waited in the backlog,
+  // and the sender's own task ran it on release.
+  CHECK(cs.established_ns == 2035751907013);
+  CHECK(cs.ctx == ExecCtx::Process);
+  CHECK(cs.cpu == 0);
+  CHECK(cs.borrowed == Task{29992, "sender"});
+  CHECK(cs.ack_tx_ns == 2035751911750);
+  CHECK(cs.rst_rx_ns == 0);
+  CHECK_FALSE(cs.nonblocking);
+  CHECK_FALSE(cs.waiters.has_value());
+  CHECK_FALSE(cs.so_error.has_value());
+  CHECK(std::none_of(c.steps.begin(), c.steps.end(), [](const Step& s) { return s.kind == K::ClientEstablished; }));
 }
