@@ -481,3 +481,14 @@ TEST_CASE("client words: the client steps' texts", "[explain][client]") {
   s.ret = -EBADF;
   CHECK(step_text(s) == "getsockopt() = -1 EBADF");
 }
+
+TEST_CASE("client words: a loopback server not traced is on this host", "[explain][client]") {
+  Connection c = curl();
+  c.server = v4("127.0.0.1", 18080);
+  c.client = v4("127.0.0.1", 41600);
+  CHECK(verdict(c) ==
+        "This host's kernel completed the client side of the handshake for 127.0.0.1:41600 → 127.0.0.1:18080 in "
+        "softirq on CPU 1 (borrowing swapper/1), 30.00 ms after its first SYN; the server's half, on this host, was "
+        "not traced. curl's non-blocking connect() returned EINPROGRESS; the kernel's wakeup found curl (pid 300) "
+        "waiting in poll(); getsockopt(SO_ERROR) = 0 1.20 ms later.");
+}

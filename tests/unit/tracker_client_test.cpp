@@ -399,3 +399,16 @@ TEST_CASE("recorded loopback: the client host's half of the paused receiver's co
   CHECK_FALSE(cs.so_error.has_value());
   CHECK(std::none_of(c.steps.begin(), c.steps.end(), [](const Step& s) { return s.kind == K::ClientEstablished; }));
 }
+
+TEST_CASE("client only: EINPROGRESS says non-blocking without the record's flag", "[tracker][client]") {
+  const ClientFlow f;
+  Harness h;
+  h.add(f.connect_enter(kT0));
+  h.add(f.syn_tx(kT0 + 10'000));
+  h.add(f.connect_exit(kT0 + 20'000, -EINPROGRESS));
+  h.end();
+  REQUIRE(h.connections.size() == 1);
+  CHECK(h.connections[0].client_side.nonblocking);
+  CHECK(h.connections[0].outcome == Outcome::Pending);
+  CHECK(h.told_by_finish == 1);
+}

@@ -1,5 +1,8 @@
 #include "render/client_words.hpp"
 
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <string_view>
 #include <vector>
@@ -102,6 +105,18 @@ std::string clauses(const std::vector<std::string>& parts) {
   return s;
 }
 
+// Where the server's half happened, as far as this host can tell: a
+// loopback server is on this host, just not traced (explain -- curl follows
+// curl's sockets only); any other address may be another host's.
+std::string server_half(const Connection& c) {
+  const auto& a = c.server.addr;
+  const bool v6_loopback = c.server.family == AF_INET6 &&
+                           std::all_of(a.begin(), a.end() - 1, [](uint8_t b) { return b == 0; }) && a[15] == 1;
+  if ((c.server.family == AF_INET && a[0] == 127) || v6_loopback)
+    return "the server's half, on this host, was not traced";
+  return "the server's half was the server host's work, not seen in this trace";
+}
+
 std::string client_clauses(const Connection& c) {
   return clauses({connect_clause(c), wakeup_clause(c.client_side), so_error_clause(c.client_side)});
 }
@@ -118,7 +133,7 @@ std::string client_only_verdict(const Connection& c) {
                                 where_established(cs));
     if (cs.syn_tx_ns != 0 && cs.established_ns > cs.syn_tx_ns)
       s += fmt::format(", {} after its first SYN", duration(cs.established_ns - cs.syn_tx_ns));
-    return s + "; the server's half was the server host's work, not seen in this trace." + tail;
+    return s + "; " + server_half(c) + "." + tail;
   }
   if (c.outcome == Outcome::Refused)
     return fmt::format(
@@ -129,9 +144,8 @@ std::string client_only_verdict(const Connection& c) {
   if (c.client_completed_by() == track::CompletedBy::Unknown)
     return fmt::format(
                "The client side of {} connected, but its socket's ESTABLISHED was not seen, so where this host's "
-               "kernel completed it is unknown; the server's half was the server host's work, not seen in this "
-               "trace.",
-               flow) +
+               "kernel completed it is unknown; {}.",
+               flow, server_half(c)) +
            tail;
   std::string s = fmt::format("The client side of the handshake for {} was not completed", flow);
   switch (c.outcome) {

@@ -267,7 +267,8 @@ void Tracker::on_sys_connect(const Event& e) {
   c.client_netns = e.netns;
   c.connect_ret = e.ret;
   c.client_side.seen = true;
-  c.client_side.nonblocking = e.nonblocking() || (began && began->nonblocking);
+  // EINPROGRESS is a non-blocking connect()'s answer whatever the flag says.
+  c.client_side.nonblocking = e.nonblocking() || (began && began->nonblocking) || e.ret == -EINPROGRESS;
   c.client_side.connect_exit_ns = e.ts_ns;
   remember_client_flow(e.sock, *o);
   if (began)
