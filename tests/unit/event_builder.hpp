@@ -33,7 +33,10 @@ namespace sockscope::test {
 
 class RawEvent {
  public:
-  RawEvent() { std::memset(&r_, 0, sizeof(r_)); }
+  RawEvent() {
+    std::memset(&r_, 0, sizeof(r_));
+    std::memset(&w_, 0, sizeof(w_));
+  }
 
   // Common header.
   RawEvent& kind(uint32_t k) {
@@ -121,6 +124,38 @@ class RawEvent {
     r_.rx_queued = bytes;
     return *this;
   }
+  RawEvent& value(int32_t v) {
+    r_.value = v;
+    return *this;
+  }
+  // SK_NONBLOCK: an accept or connect record on an O_NONBLOCK file.
+  RawEvent& nonblocking() {
+    r_.owner_flags |= SK_NONBLOCK;
+    return *this;
+  }
+
+  // Who waited on the record's socket: the record becomes a struct
+  // sk_event_waiters (SK_WAITERS_READ). waiters_read() alone: read, nobody.
+  RawEvent& waiters_read(uint8_t flags = 0) {
+    r_.owner_flags |= SK_WAITERS_READ;
+    w_.flags = flags;
+    return *this;
+  }
+  RawEvent& waiter(uint32_t tgid, uint32_t tid, int32_t syscall, uint8_t via, std::string_view comm,
+                   uint32_t state = SK_TASK_INTERRUPTIBLE, bool exclusive = false) {
+    waiters_read(w_.flags);
+    REQUIRE(w_.count < SK_MAX_WAITERS);
+    sk_waiter& t = w_.w[w_.count++];
+    t.tgid = tgid;
+    t.tid = tid;
+    t.syscall = syscall;
+    t.state = state;
+    t.via = via;
+    t.exclusive = exclusive ? 1 : 0;
+    copy_str(t.comm, comm);
+    ++w_.entries;
+    return *this;
+  }
 
   // Packet fields.
   RawEvent& dir(uint8_t v) {
@@ -173,6 +208,15 @@ class RawEvent {
   const sk_event& raw() const { return r_; }
 
   std::vector<std::byte> bytes() const {
+    if (r_.owner_flags & SK_WAITERS_READ) {
+      sk_event_waiters rw;
+      std::memset(&rw, 0, sizeof(rw));
+      rw.ev = r_;
+      rw.waiters = w_;
+      std::vector<std::byte> out(sizeof(rw));
+      std::memcpy(out.data(), &rw, sizeof(rw));
+      return out;
+    }
     std::vector<std::byte> out(sizeof(r_));
     std::memcpy(out.data(), &r_, sizeof(r_));
     return out;
@@ -206,6 +250,7 @@ class RawEvent {
   }
 
   sk_event r_;
+  sk_waiters w_;  // with SK_WAITERS_READ
 };
 
 }  // namespace sockscope::test

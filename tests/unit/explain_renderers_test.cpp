@@ -411,6 +411,7 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"client", "127.0.0.1:51946"},
       {"server", "127.0.0.1:10000"},
       {"outcome", "accepted"},
+      {"side", "server"},  // hand-built: the client host's facts (client_side) not filled in
       {"completed_by", "kernel"},
       {"ctx", "softirq"},
       {"cpu", 1},
@@ -438,6 +439,7 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"bytes_before_accept", 5},
       {"accept_fd", 4},
       {"backends", {{"syn_recv", "sock_ops"}, {"established", "fentry"}, {"accept", "kprobe"}}},
+      {"client_side", nullptr},
       {"verdict", verdict(c)},
       {"steps",
        json::array({
@@ -523,7 +525,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
   CHECK(j.at("steps")[4].at("text") == "connect() = -1 ECONNREFUSED");
   CHECK(j.at("steps")[4].at("ret") == -111);
   CHECK(j.at("steps")[4].at("errno") == "ECONNREFUSED");
-  CHECK(j.size() == 36);  // the same keys as an accepted connection's record
+  CHECK(j.size() == 38);  // the same keys as an accepted connection's record
 }
 
 TEST_CASE("explain json: each step kind's own fields", "[explain][json]") {
@@ -617,7 +619,7 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
   CHECK(j.at("borrowed_pid") == 5151);
   CHECK(j.at("borrowed_role") == "other");  // the client unseen: the sender is not known to be it
   CHECK(j.at("steps") == json::array());
-  CHECK(j.size() == 36);
+  CHECK(j.size() == 38);
 }
 
 TEST_CASE("explain json: summary", "[explain][json]") {

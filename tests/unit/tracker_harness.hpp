@@ -177,6 +177,102 @@ inline events::Event connect_exit(uint64_t ts, uint16_t cport) {
       .event();
 }
 
+// ---- the client's half: one connection as the client host's records tell it ----
+
+// A connection from `client_ip`:cport (pid `pid`, `comm`, socket `sock`, in
+// namespace `netns`) to `server_ip`:sport. The SYN-ACK arrives in softirq
+// on CPU 1 in the idle task (swapper/1).
+struct ClientFlow {
+  const char* client_ip = "10.0.0.1";
+  uint16_t cport = 40000;
+  const char* server_ip = "93.184.216.34";
+  uint16_t sport = 80;
+  uint32_t netns = kNs;
+  uint32_t pid = 300;
+  const char* comm = "curl";
+  uint64_t sock = 0x5000;
+
+  RawEvent rec(uint32_t kind, uint64_t ts) const { return base(kind, ts).netns(netns).sock(sock); }
+  // Local = the client, remote = the server (syscall and state records, packets sent).
+  RawEvent out(uint32_t kind, uint64_t ts) const { return rec(kind, ts).v4(client_ip, cport, server_ip, sport); }
+  // A packet received: the server's address is the source.
+  RawEvent in(uint32_t kind, uint64_t ts) const { return rec(kind, ts).v4(server_ip, sport, client_ip, cport); }
+
+  events::Event connect_enter(uint64_t ts, bool nonblocking = false) const {
+    auto r = rec(SK_SYS_CONNECT, ts)
+                 .pid(pid)
+                 .tid(pid)
+                 .comm(comm)
+                 .phase(SK_PHASE_ENTER)
+                 .fd(5)
+                 .v4(client_ip, 0, server_ip, sport);
+    if (nonblocking) r.nonblocking();
+    return r.event();
+  }
+  events::Event connect_exit(uint64_t ts, int64_t ret, bool nonblocking = false) const {
+    auto r = out(SK_SYS_CONNECT, ts).pid(pid).tid(pid).comm(comm).phase(SK_PHASE_EXIT).fd(5).ret(ret);
+    if (nonblocking) r.nonblocking();
+    return r.event();
+  }
+  events::Event syn_tx(uint64_t ts) const {
+    return out(SK_PKT_TCP, ts)
+        .pid(pid)
+        .tid(pid)
+        .comm(comm)
+        .ctx(SK_CTX_PROCESS)
+        .dir(SK_DIR_TX)
+        .flags(SK_TCP_SYN)
+        .ifname("eth0")
+        .event();
+  }
+  events::Event synack_rx(uint64_t ts) const {
+    return in(SK_PKT_TCP, ts)
+        .cpu(1)
+        .comm("swapper/1")
+        .ctx(SK_CTX_SOFTIRQ)
+        .dir(SK_DIR_RX)
+        .flags(SK_TCP_SYN | SK_TCP_ACK)
+        .ifname("eth0")
+        .event();
+  }
+  events::Event ack_tx(uint64_t ts) const {
+    return out(SK_PKT_TCP, ts)
+        .cpu(1)
+        .comm("swapper/1")
+        .ctx(SK_CTX_SOFTIRQ)
+        .dir(SK_DIR_TX)
+        .flags(SK_TCP_ACK)
+        .ifname("eth0")
+        .event();
+  }
+  events::Event rst_rx(uint64_t ts) const {
+    return in(SK_PKT_TCP, ts)
+        .cpu(1)
+        .comm("swapper/1")
+        .ctx(SK_CTX_SOFTIRQ)
+        .dir(SK_DIR_RX)
+        .flags(SK_TCP_RST | SK_TCP_ACK)
+        .ifname("eth0")
+        .event();
+  }
+  // SYN_SENT -> ESTABLISHED in the SYN-ACK's softirq; add waiters with .waiter().
+  RawEvent established(uint64_t ts) const {
+    return out(SK_K_STATE, ts).cpu(1).comm("swapper/1").ctx(SK_CTX_SOFTIRQ).states(2, 1).waiters_read();
+  }
+  events::Event closed(uint64_t ts) const {
+    return out(SK_K_STATE, ts).cpu(1).comm("swapper/1").ctx(SK_CTX_SOFTIRQ).states(2, 7).event();
+  }
+  // getsockopt(SO_ERROR) reading `err`; after a failure the socket's ports are gone.
+  events::Event so_error(uint64_t ts, int32_t err) const {
+    auto r = rec(SK_SYS_GETSOCKOPT, ts).pid(pid).tid(pid).comm(comm).phase(SK_PHASE_EXIT).fd(5).ret(0).value(err);
+    if (err == 0)
+      r.v4(client_ip, cport, server_ip, sport);
+    else
+      r.v4("0.0.0.0", 0, server_ip, sport);
+    return r.event();
+  }
+};
+
 }  // namespace hand
 
 }  // namespace sockscope::test

@@ -1099,21 +1099,45 @@ TEST_CASE("a full table of accept() waits drops the least recently begun wait, n
   CHECK(on2.steps[0].task == Task{104, "server"});
 }
 
-TEST_CASE("a full table of clients seen drops the one seen longest ago, not the lowest port", "[tracker]") {
+TEST_CASE("a connection's first SYN opens its story; a full table tells the least recently active, evicted",
+          "[tracker]") {
+  // The client's SYN opens the story in the client's namespace (there is no
+  // separate table of clients seen): the bound on stories is the one bound.
   TrackerConfig cfg;
   cfg.max_connections = 2;
   Harness h(cfg);
   h.add(syn_tx_from(kT0, 50002, 201));  // connect()s whose server side is not seen yet
   h.add(syn_tx_from(kT0 + 1000, 50001, 202));
-  h.add(syn_tx_from(kT0 + 2000, 50000, 203));  // full: 50002 goes
-  h.add(syn_rx(kT0 + 3000, 50000));
+  h.add(syn_tx_from(kT0 + 2000, 50000, 203));  // full: 50002's client-only story is told
+  REQUIRE(h.connections.size() == 1);
+  const Connection first = h.connections[0];
+  CHECK(first.client.port == 50002);
+  CHECK(first.outcome == Outcome::Evicted);
+  CHECK(first.side() == Side::Client);
+  CHECK(first.client_task == Task{201, "client"});
+  h.add(syn_rx(kT0 + 3000, 50000));  // the server side joins the client's story
   h.add(syn_rx(kT0 + 4000, 50001));
-  h.add(syn_rx(kT0 + 5000, 50002));
+  h.add(syn_rx(kT0 + 5000, 50002));  // full: 50000's, the least recently active, is told
+  REQUIRE(h.connections.size() == 2);
+  const Connection second = h.connections[1];
+  CHECK(second.client.port == 50000);
+  CHECK(second.outcome == Outcome::Evicted);
+  CHECK(second.side() == Side::Both);
+  CHECK(second.client_task == Task{203, "client"});
   h.end();
-  REQUIRE(h.connections.size() == 3);
-  CHECK(by_client_port(h.connections, 50000).client_task == Task{203, "client"});
-  CHECK(by_client_port(h.connections, 50001).client_task == Task{202, "client"});
-  CHECK(by_client_port(h.connections, 50002).client_task == std::nullopt);
+  REQUIRE(h.connections.size() == 4);
+  const Connection& joined = h.connections[2];
+  CHECK(joined.client.port == 50001);
+  CHECK(joined.side() == Side::Both);
+  CHECK(joined.client_task == Task{202, "client"});
+  CHECK(joined.client_side.syn_tx_ns == kT0 + 1000);
+  // The client host's SYN gave way to the server host's.
+  REQUIRE(joined.steps.size() == 1);
+  CHECK(joined.steps[0].ts_ns == kT0 + 4000);
+  const Connection& late = h.connections[3];
+  CHECK(late.client.port == 50002);
+  CHECK(late.side() == Side::Server);
+  CHECK(late.client_task == std::nullopt);
 }
 
 TEST_CASE("a full table of connect()s in progress drops the one begun longest ago", "[tracker]") {

@@ -77,10 +77,71 @@ void step_facts(JsonWriter& w, const Step& s) {
       field_or_null(w, "queue_len", s.syn_dropped, s.queue_len);
       field_or_null(w, "queue_max", s.syn_dropped, s.queue_max);
       break;
+    case StepKind::ClientEstablished:
+      w.field("old_state", events::tcp_state_name(s.old_state));
+      w.field("new_state", events::tcp_state_name(s.new_state));
+      field_or_null(w, "waiters", s.waiters.has_value(), s.waiters.value_or(0));
+      break;
+    case StepKind::Getsockopt:
+      w.field("ret", s.ret);
+      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(static_cast<int>(-s.ret)) : std::string());
+      w.field("so_error", s.so_error);
+      field_or_null(w, "so_errno", s.so_error != 0, s.so_error != 0 ? events::errno_name(s.so_error) : std::string());
+      break;
     case StepKind::ListenerClosed:
     case StepKind::ConnectEnter:
     case StepKind::AcceptEnter: break;
   }
+}
+
+// The client host's part (null when the client is not on this host).
+void client_side_object(JsonWriter& w, const Connection& c) {
+  const track::ClientSide& cs = c.client_side;
+  w.key("client_side");
+  if (!cs.seen) {
+    w.null();
+    return;
+  }
+  const bool est = cs.established_ns != 0;
+  w.begin_object_value();
+  w.field("completed_by", track::completed_by_name(c.client_completed_by()));
+  field_or_null(w, "ctx", est, events::ctx_name(cs.ctx));
+  field_or_null(w, "cpu", est, cs.cpu);
+  task_fields(w, "borrowed_pid", "borrowed_comm", est ? &cs.borrowed : nullptr);
+  task_fields(w, "syn_pid", "syn_comm", cs.syn_tx_ns != 0 ? &cs.syn_task : nullptr);
+  field_or_null(w, "syn_ctx", cs.syn_tx_ns != 0, events::ctx_name(cs.syn_ctx));
+  w.field("syns_sent", cs.syns_sent);
+  field_or_null(w, "syn_tx_ts_ns", cs.syn_tx_ns != 0, cs.syn_tx_ns);
+  field_or_null(w, "synack_rx_ts_ns", cs.synack_rx_ns != 0, cs.synack_rx_ns);
+  field_or_null(w, "ack_tx_ts_ns", cs.ack_tx_ns != 0, cs.ack_tx_ns);
+  field_or_null(w, "established_ts_ns", est, cs.established_ns);
+  field_or_null(w, "rst_rx_ts_ns", cs.rst_rx_ns != 0, cs.rst_rx_ns);
+  field_or_null(w, "connect_ret", c.connect_ret.has_value(), c.connect_ret.value_or(0));
+  const bool failed = c.connect_ret && *c.connect_ret < 0;
+  field_or_null(w, "connect_errno", failed, failed ? events::errno_name(static_cast<int>(-*c.connect_ret)) : "");
+  field_or_null(w, "connect_exit_ts_ns", cs.connect_exit_ns != 0, cs.connect_exit_ns);
+  w.field("nonblocking", cs.nonblocking);
+  w.key("waiters");
+  if (!cs.waiters) {
+    w.null();
+  } else {
+    w.begin_array_value();
+    for (const events::Waiter& t : *cs.waiters) {
+      w.begin_object();
+      w.field("pid", t.pid);
+      w.field("tid", t.tid);
+      w.field("comm", t.comm_view());
+      w.field("how", events::wait_how_name(t));
+      w.end_object();
+    }
+    w.end_array();
+  }
+  field_or_null(w, "waiters_truncated", cs.waiters.has_value(), (cs.waiter_flags & SK_WAITERS_TRUNCATED) != 0);
+  field_or_null(w, "so_error", cs.so_error.has_value(), cs.so_error.value_or(0));
+  const bool so_failed = cs.so_error && *cs.so_error != 0;
+  field_or_null(w, "so_errno", so_failed, so_failed ? events::errno_name(*cs.so_error) : "");
+  field_or_null(w, "so_error_ts_ns", cs.so_error.has_value(), cs.so_error_ns);
+  w.end_object();
 }
 
 void steps_array(JsonWriter& w, const Connection& c) {
@@ -162,6 +223,7 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   w.field("client", c.client.str());
   w.field("server", c.server.str());
   w.field("outcome", track::outcome_name(c.outcome));
+  w.field("side", track::side_name(c.side()));
   w.field("completed_by", track::completed_by_name(c.completed_by()));
   // Where the handshake completed is only known once it did.
   field_or_null(w, "ctx", c.established, events::ctx_name(c.ctx));
@@ -192,6 +254,7 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   backend_or_null(w, "established", c.backends.established);
   backend_or_null(w, "accept", c.backends.accept);
   w.end_object();
+  client_side_object(w, c);
   w.field("verdict", verdict(c));
   steps_array(w, c);
   w.end_object();

@@ -85,9 +85,14 @@ void LadderRenderer::bind_conflict(const track::BindConflict& b) { os_ << "bind 
 void LadderRenderer::connection(const Connection& c) {
   os_ << "connection " << c.client.str() << " -> " << c.server.str() << " (" << track::outcome_name(c.outcome) << ")\n";
   const std::string client = c.client_task ? task_title("client", *c.client_task) : "client";
-  const std::string server = c.listener ? task_title("server", c.listener->owner) : "server";
+  // A client-only story is the client host's: its kernel's column, and a
+  // server this trace did not see.
+  const std::string server = c.client_only ? "server (not seen here)"
+                             : c.listener  ? task_title("server", c.listener->owner)
+                                           : "server";
+  const char* kernel = c.client_only ? "kernel (client host)" : "kernel (server host)";
   put_line(os_, cell(fmt::format("{:>{}}", "time", kTimeWidth), kTimeWidth + 2) + cell(client, kClientWidth) +
-                    cell("kernel (server host)", kKernelWidth) + server);
+                    cell(kernel, kKernelWidth) + server);
   const uint64_t t0 = c.steps.empty() ? 0 : c.steps.front().ts_ns;
   for (const Step& s : c.steps) {
     put_line(os_, cell(fmt::format("{:>{}}", offset(s.ts_ns, t0, DurationStyle::Millis), kTimeWidth), kTimeWidth + 2) +

@@ -56,8 +56,13 @@ void MermaidRenderer::connection(const Connection& c) {
   const std::optional<track::Task> server = c.listener ? std::optional(c.listener->owner) : std::nullopt;
   std::string out = "sequenceDiagram\n";
   out += "participant C as " + sanitize(fmt::format("client {}{}", c.client.str(), who(c.client_task))) + '\n';
-  out += "participant K as kernel (server host)\n";
-  out += "participant S as " + sanitize(fmt::format("server {}{}", c.server.str(), who(server))) + '\n';
+  if (c.client_only) {  // the client host's story: its kernel, and a server this trace did not see
+    out += "participant K as kernel (client host)\n";
+    out += "participant S as " + sanitize(fmt::format("server {} (not seen here)", c.server.str())) + '\n';
+  } else {
+    out += "participant K as kernel (server host)\n";
+    out += "participant S as " + sanitize(fmt::format("server {}{}", c.server.str(), who(server))) + '\n';
+  }
   const uint64_t t0 = c.steps.empty() ? 0 : c.steps.front().ts_ns;
   for (const Step& s : c.steps) out += line(s, t0) + '\n';
   out += "Note over C,S: " + sanitize(verdict(c)) + "\n\n";

@@ -1,8 +1,11 @@
 #include "render/story_words.hpp"
 
+#include <cerrno>
+
 #include <fmt/format.h>
 
 #include "events/names.hpp"
+#include "render/client_words.hpp"
 #include "render/duration.hpp"
 
 namespace sockscope::render {
@@ -113,7 +116,9 @@ std::string fate_sentence(const Connection& c) {
       return fmt::format("It was closed {} later, before any accept() took it.", duration(c.queued_ns()));
     case Outcome::Pending:
     case Outcome::Evicted:
-    case Outcome::Refused: break;
+    case Outcome::Refused:
+    case Outcome::Connected:
+    case Outcome::TimedOut: break;
   }
   return fmt::format("It has waited in the accept queue ({}) for {}, not yet accepted.", queue_phrase(c),
                      duration(c.queued_ns()));
@@ -165,11 +170,18 @@ std::string step_text(const Step& s) {
         text += fmt::format(", dropped: accept queue full ({} queued, backlog {})", s.queue_len, s.queue_max);
       return text;
     }
+    case StepKind::ClientEstablished:
+    case StepKind::Getsockopt: return client_step_text(s);
   }
   return "?";
 }
 
 std::string verdict(const Connection& c) {
+  if (c.client_only) return client_only_verdict(c);
+  return server_verdict(c) + client_side_sentence(c);
+}
+
+std::string server_verdict(const Connection& c) {
   const std::string flow = fmt::format("{} → {}", c.client.str(), c.server.str());
   if (c.established) {
     std::string s = fmt::format("The handshake for {} was completed by the kernel ({})", flow, borrowed_phrase(c));
@@ -182,7 +194,7 @@ std::string verdict(const Connection& c) {
     std::string s = fmt::format(
         "Nobody listened on {}: the kernel answered the SYN with a RST, so the handshake was never completed",
         c.server.str());
-    if (c.connect_ret && *c.connect_ret < 0)
+    if (c.connect_ret && *c.connect_ret < 0 && *c.connect_ret != -EINPROGRESS)
       s += fmt::format(", and connect() failed with {}", events::errno_name(static_cast<int>(-*c.connect_ret)));
     return s + ".";
   }

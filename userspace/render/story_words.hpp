@@ -16,8 +16,11 @@ namespace sockscope::render {
 // "ESTABLISHED: child queued (1 of 128)", ...
 std::string step_text(const track::Step& s);
 
-// The one-paragraph explanation of a connection (the verdict).
+// The one-paragraph explanation of a connection (the verdict): a
+// client-only story's is client_only_verdict's (client_words.hpp); a story
+// with its server side is server_verdict's, with client_side_sentence's.
 std::string verdict(const track::Connection& c);
+std::string server_verdict(const track::Connection& c);
 
 // One sentence for a listener and for a failed bind.
 std::string describe(const track::Listener& l);

@@ -43,6 +43,8 @@ std::string_view outcome_name(Outcome o) {
     case Outcome::ListenerClosed: return "listener_closed";
     case Outcome::Pending: return "pending";
     case Outcome::Evicted: return "evicted";
+    case Outcome::Connected: return "connected";
+    case Outcome::TimedOut: return "timed_out";
   }
   return "pending";
 }
@@ -56,7 +58,29 @@ std::string_view completed_by_name(CompletedBy c) {
   return "unknown";
 }
 
+std::string_view side_name(Side s) {
+  switch (s) {
+    case Side::Both: return "both";
+    case Side::Server: return "server";
+    case Side::Client: return "client";
+  }
+  return "server";
+}
+
+Side Connection::side() const {
+  if (client_only) return Side::Client;
+  return client_side.seen ? Side::Both : Side::Server;
+}
+
+CompletedBy Connection::client_completed_by() const {
+  if (client_side.established_ns != 0) return CompletedBy::Kernel;
+  if ((connect_ret && *connect_ret == 0) || (client_side.so_error && *client_side.so_error == 0))
+    return CompletedBy::Unknown;
+  return CompletedBy::None;
+}
+
 CompletedBy Connection::completed_by() const {
+  if (client_only) return CompletedBy::Unknown;
   if (established) return CompletedBy::Kernel;
   // Accepted, but the final ACK's processing was not seen (tracing began mid-handshake).
   if (accepted) return CompletedBy::Unknown;
@@ -83,7 +107,9 @@ uint64_t Connection::queued_ns() const {
     case Outcome::ListenerClosed: return since_established(last_ns);
     case Outcome::Pending:
     case Outcome::Evicted:
-    case Outcome::Refused: break;
+    case Outcome::Refused:
+    case Outcome::Connected:
+    case Outcome::TimedOut: break;
   }
   return since_established(told_ns);
 }
@@ -121,6 +147,8 @@ std::string_view step_kind_name(StepKind k) {
     case StepKind::AcceptExit: return "accept_exit";
     case StepKind::Dequeued: return "dequeued";
     case StepKind::Packet: return "packet";
+    case StepKind::ClientEstablished: return "client_established";
+    case StepKind::Getsockopt: return "getsockopt";
   }
   return "unknown";
 }

@@ -65,6 +65,9 @@ enum class StepKind : uint8_t {
   AcceptExit,        // accept() returned: ret
   Dequeued,          // the child taken off the accept queue: queue_len, queue_max (after), bytes_waiting
   Packet,            // a TCP segment at the server host: tcp_flags, payload_len, syn_dropped (+ queue then)
+  // The client's half (track/tracker_client.cpp):
+  ClientEstablished,  // the client's socket went SYN_SENT -> ESTABLISHED: waiters (its wait queue then)
+  Getsockopt,         // getsockopt(SO_ERROR) returned: ret, so_error (the error read)
 };
 std::string_view step_kind_name(StepKind k);  // "listener_closed", "child_state", ..., "packet"
 
@@ -88,6 +91,8 @@ struct Step {
   uint32_t queue_len = 0, queue_max = 0;  // the accept queue, for the kinds above; a dropped SYN's at the drop
   int64_t ret = 0;                        // ConnectExit, AcceptExit: the return value (-errno on failure)
   uint32_t bytes_waiting = 0;             // Dequeued: bytes already received, unread
+  std::optional<uint32_t> waiters;        // ClientEstablished: tasks waiting on the socket (nullopt: not read)
+  int32_t so_error = 0;                   // Getsockopt: the error read (0: connected)
 
   bool operator==(const Step&) const = default;
 };
@@ -101,6 +106,9 @@ enum class Outcome : uint8_t {
   ListenerClosed,  // the listener closed with the connection still queued
   Pending,         // waited past the timeout, or tracing ended, without accept()
   Evicted,         // dropped to keep the tracker's memory bounded
+  // A story whose server side this host did not see (Connection::client_only):
+  Connected,  // the client's socket went ESTABLISHED
+  TimedOut,   // connect() or SO_ERROR: ETIMEDOUT, no answer to the SYNs
 };
 std::string_view outcome_name(Outcome o);  // "accepted", "refused", ...
 
@@ -146,8 +154,41 @@ struct BindConflict {
   uint64_t holder_bound_ns = 0;
 };
 
+// Where a connection story's halves were seen: which host's work it tells.
+enum class Side : uint8_t { Both, Server, Client };
+std::string_view side_name(Side s);  // "both", "server", "client"
+
+// The client host's part of a handshake, when the client runs on the traced
+// host (loopback, another namespace, or a connection to a server elsewhere).
+// Times are 0 when unseen.
+struct ClientSide {
+  bool seen = false;       // a client-side record joined the story
+  uint64_t syn_tx_ns = 0;  // the first SYN sent
+  Task syn_task;           // whose context sent it (connect()'s task, in process context)
+  events::ExecCtx syn_ctx = events::ExecCtx::Process;
+  uint32_t syns_sent = 0;     // SYNs sent (retransmissions included)
+  uint64_t synack_rx_ns = 0;  // the SYN-ACK received
+  // Where the client's socket went SYN_SENT -> ESTABLISHED (established_ns
+  // != 0): the softirq that took the SYN-ACK, or connect()'s task when it
+  // held the socket's lock and ran the backlog itself.
+  uint64_t established_ns = 0;
+  events::ExecCtx ctx = events::ExecCtx::Process;
+  uint32_t cpu = 0;
+  Task borrowed;
+  uint64_t ack_tx_ns = 0;    // the handshake's final ACK sent
+  uint64_t rst_rx_ns = 0;    // a RST received (the server refused)
+  bool nonblocking = false;  // connect() on an O_NONBLOCK file
+  uint64_t connect_exit_ns = 0;
+  // The tasks waiting on the client's socket when it went ESTABLISHED, before
+  // the kernel woke them (nullopt: not read); waiter_flags: SK_WAITERS_*.
+  std::optional<std::vector<events::Waiter>> waiters;
+  uint8_t waiter_flags = 0;
+  std::optional<int> so_error;  // getsockopt(SO_ERROR): the error read (0: connected)
+  uint64_t so_error_ns = 0;
+};
+
 struct Connection {
-  uint32_t netns = 0;         // the server side's network namespace
+  uint32_t netns = 0;         // the server side's network namespace (client_only: the client's)
   uint32_t client_netns = 0;  // differs across a veth pair; 0 when unseen
   Endpoint server, client;
   Outcome outcome = Outcome::Pending;
@@ -189,7 +230,18 @@ struct Connection {
   std::vector<Step> steps;
   uint32_t steps_omitted = 0;  // beyond the tracker's max_steps
 
+  // Only the client's half was seen on this host: the server runs elsewhere,
+  // or was not traced. Its steps are then the client host's.
+  bool client_only = false;
+  ClientSide client_side;
+
+  Side side() const;
+  // The server side's completion (unknown to this host for a client-only story).
   CompletedBy completed_by() const;
+  // The client side's: kernel once its socket went ESTABLISHED (always the
+  // kernel's work, in softirq or on connect()'s behalf), unknown when
+  // connect() or SO_ERROR said connected without that being seen, else none.
+  CompletedBy client_completed_by() const;
   // Classified in this order: the idle task, the client, ksoftirqd, the
   // listener's owner, another task. Meaningful once established.
   BorrowedRole borrowed_role() const;

@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "track/record_fields.hpp"
+
 namespace sockscope::track {
 
 using events::Event;
@@ -24,15 +26,9 @@ constexpr uint8_t kSyn = SK_TCP_SYN, kRst = SK_TCP_RST, kAck = SK_TCP_ACK;
 constexpr uint8_t kEstablished = TCP_ESTABLISHED, kSynSent = TCP_SYN_SENT, kSynRecv = TCP_SYN_RECV, kClose = TCP_CLOSE,
                   kListen = TCP_LISTEN;
 
-Endpoint make_endpoint(uint16_t family, const std::array<uint8_t, 16>& addr, uint16_t port) {
-  Endpoint ep{family, addr, port};
-  // IPv4 uses the first four bytes; the rest must not make two keys differ.
-  if (family == AF_INET) std::fill(ep.addr.begin() + 4, ep.addr.end(), 0);
-  return ep;
-}
-Endpoint local_ep(const Event& e) { return make_endpoint(e.family, e.saddr, e.sport); }
-Endpoint remote_ep(const Event& e) { return make_endpoint(e.family, e.daddr, e.dport); }
-Task task_of(const Event& e) { return {e.pid, std::string(e.comm_view())}; }
+using detail::local_ep;
+using detail::remote_ep;
+using detail::task_of;
 
 // Per process (see Tracker::KeyHash), and the same for every table all along.
 uint64_t hash_seed() {
@@ -77,9 +73,9 @@ Tracker::Tracker(TrackerConfig cfg, Clock clock, Sink sink)
       bound_(cfg.max_listeners),
       accept_waits_(cfg.max_listeners),
       connections_(cfg.max_connections),
-      clients_seen_(cfg.max_connections),
       connecting_(cfg.max_connections),
-      client_socks_(cfg.max_connections) {
+      client_socks_(cfg.max_connections),
+      client_flows_(cfg.max_connections) {
   cfg_.max_steps = std::min<std::size_t>(cfg_.max_steps, 255);  // a step names its task by a uint8_t index
 }
 
@@ -99,7 +95,7 @@ void Tracker::add(const Event& e) {
     case Kind::Tcp: on_packet(e); break;
     case Kind::SysSocket:
     case Kind::SysListen: break;  // the kernel's own listen record says more
-    case Kind::SysGetsockopt: break;
+    case Kind::SysGetsockopt: on_sys_getsockopt(e); break;
   }
 }
 
@@ -162,7 +158,7 @@ void Tracker::on_state(const Event& e) {
     accept_waits_.erase(k);
     // inet_csk_listen_stop resets whatever is still queued.
     for (auto& [key, o] : connections_) {
-      if (key.netns != e.netns || key.server.port != e.sport || o.decided) continue;
+      if (key.netns != e.netns || key.server.port != e.sport || o.decided || o.c.client_only) continue;
       add_step(o, e, Lane::Server, Step::Arrow::None, StepKind::ListenerClosed);
       decide(o, o.c.established && !o.c.accepted ? Outcome::ListenerClosed : Outcome::Closed);
     }
@@ -172,6 +168,7 @@ void Tracker::on_state(const Event& e) {
 
   const Endpoint local = local_ep(e), remote = remote_ep(e);
   if (Open* o = find({local, remote, e.netns})) {  // the server's child
+    join_server(*o);
     // LISTEN->SYN_RECV and SYN_RECV->ESTABLISHED are told by the established record.
     if (e.old_state == kListen || (e.old_state == kSynRecv && e.new_state == kEstablished)) return;
     if (o->c.accepted) return;
@@ -179,9 +176,15 @@ void Tracker::on_state(const Event& e) {
     if (e.new_state == kClose) decide(*o, o->c.rst_ns ? Outcome::Reset : Outcome::Closed);
     return;
   }
-  if (Open* o = find_any_netns(remote, local, e.netns)) {  // the client's socket
+  Open* o = find_any_netns(remote, local, e.netns);
+  // The client's socket leaving SYN_SENT: its story began with its SYN,
+  // unless that record was not seen.
+  if (!o && e.old_state == kSynSent) o = &open_client_story(remote, local, e.netns, e.ts_ns);
+  if (o) {  // the client's socket
     if (connecting_.contains(e.sock))
       client_socks_.insert_or_assign(e.sock, FlowKey{o->c.server, o->c.client, o->c.netns});
+    remember_client_flow(e.sock, *o);
+    if (e.old_state == kSynSent && e.new_state == kEstablished) on_client_established(*o, e);
     if (e.old_state == kSynSent && e.new_state == kClose) {
       add_step(*o, e, Lane::Client, Step::Arrow::None, StepKind::ClientState, e.old_state, e.new_state);
       if (!o->c.established) decide(*o, o->c.rst_ns ? Outcome::Refused : Outcome::Closed);
@@ -243,7 +246,7 @@ void Tracker::on_synack_retransmit(const Event& e) {
 
 void Tracker::on_sys_connect(const Event& e) {
   if (e.phase == Phase::Enter) {
-    connecting_.insert_or_assign(e.sock, ClientSeen{task_of(e), e.netns, e.ts_ns, e.ts_ns});
+    connecting_.insert_or_assign(e.sock, ClientSeen{task_of(e), e.netns, e.ts_ns, e.ts_ns, e.nonblocking()});
     return;
   }
   std::optional<ClientSeen> began;
@@ -251,8 +254,8 @@ void Tracker::on_sys_connect(const Event& e) {
     began = it->second;
     connecting_.erase(it);
   }
-  // Only connections whose server side this host saw have a story: a
-  // connection to another host was handshaken by that host's kernel.
+  // The story began with the connection's SYN (tracker_client.cpp): a
+  // connect() that failed before sending one has none.
   Open* o = find_any_netns(remote_ep(e), local_ep(e), e.netns);
   if (auto it = client_socks_.peek(e.sock); it != client_socks_.end()) {
     if (!o) o = find(it->second);
@@ -263,12 +266,18 @@ void Tracker::on_sys_connect(const Event& e) {
   c.client_task = task_of(e);
   c.client_netns = e.netns;
   c.connect_ret = e.ret;
+  c.client_side.seen = true;
+  // EINPROGRESS is a non-blocking connect()'s answer whatever the flag says.
+  c.client_side.nonblocking = e.nonblocking() || (began && began->nonblocking) || e.ret == -EINPROGRESS;
+  c.client_side.connect_exit_ns = e.ts_ns;
+  remember_client_flow(e.sock, *o);
   if (began)
     add_step(*o, began->connect_enter_ns, Lane::Client, Step::Arrow::None, StepKind::ConnectEnter, e.ctx, e.cpu, e.pid,
              e.comm_view(), e.backend);
   add_step(*o, e, Lane::Client, Step::Arrow::None, StepKind::ConnectExit, static_cast<uint32_t>(e.ret));
   if (e.ret < 0 && e.ret != -EINPROGRESS && !c.established)
-    decide(*o, e.ret == -ECONNREFUSED ? Outcome::Refused : Outcome::Closed);
+    decide(*o, e.ret == -ECONNREFUSED ? Outcome::Refused : e.ret == -ETIMEDOUT ? Outcome::TimedOut : Outcome::Closed);
+  if (e.ret == 0 && c.client_only) decide(*o, Outcome::Connected);
 }
 
 void Tracker::on_sys_accept(const Event& e) {
@@ -317,16 +326,8 @@ void Tracker::on_accept(const Event& e) {
 void Tracker::on_packet(const Event& e) {
   const Endpoint src = local_ep(e), dst = remote_ep(e);
   const bool syn_only = (e.tcp_flags & (kSyn | kAck)) == kSyn;
-  if (e.dir == events::Dir::Tx && syn_only) {
-    // A client's SYN leaving: in process context the current task is the
-    // one calling connect(). Remember it for the story the server side opens.
-    if (e.ctx != events::ExecCtx::Process) return;
-    if (Open* o = find_any_netns(dst, src, e.netns)) {
-      if (!o->c.client_task) o->c.client_task = task_of(e);
-      return;
-    }
-    // Full, it drops the one seen longest ago: the one most likely stale.
-    clients_seen_.insert_or_assign({dst, src}, ClientSeen{task_of(e), e.netns, 0, e.ts_ns});
+  if (e.dir == events::Dir::Tx && syn_only) {  // a client's SYN leaving: its story begins
+    on_client_syn(e);
     return;
   }
 
@@ -339,7 +340,11 @@ void Tracker::on_packet(const Event& e) {
     o = find({src, dst, e.netns});
     arrow = Step::Arrow::ToClient;
   }
-  if (!o) return;  // the client host's side of the wire, or not a connection we follow
+  if (!o) {  // the client host's side of the wire, or not a connection we follow
+    on_client_packet(e);
+    return;
+  }
+  join_server(*o);
   Connection& c = o->c;
 
   if (arrow == Step::Arrow::ToServer) c.rx_ifname = std::string(e.ifname_view());
@@ -391,8 +396,20 @@ Tracker::Open* Tracker::find_any_netns(const Endpoint& server, const Endpoint& c
   return only ? find({server, client, *only}) : nullptr;
 }
 
+// The server side's records open a story, or join the one the client's SYN
+// opened (tracker_client.cpp).
 Tracker::Open& Tracker::get_or_create(const FlowKey& k, uint64_t ts) {
-  if (Open* o = find(k)) return *o;
+  if (Open* o = find(k)) {
+    join_server(*o);
+    return *o;
+  }
+  Open& o = emplace_story(k, ts);
+  if (auto it = listeners_.find({k.netns, k.server.port}); it != listeners_.end()) o.c.listener = it->second;
+  adopt_client_half(o);
+  return o;
+}
+
+Tracker::Open& Tracker::emplace_story(const FlowKey& k, uint64_t ts) {
   // Eviction by the tracker's own order: the map itself would drop a
   // decided story only when it happened to be the least recently active.
   if (connections_.size() >= connections_.capacity()) evict_oldest();
@@ -403,12 +420,6 @@ Tracker::Open& Tracker::get_or_create(const FlowKey& k, uint64_t ts) {
   c.server = k.server;
   c.client = k.client;
   c.last_ns = ts;
-  if (auto it = listeners_.find({k.netns, k.server.port}); it != listeners_.end()) c.listener = it->second;
-  if (auto it = clients_seen_.peek({k.server, k.client}); it != clients_seen_.end()) {
-    c.client_task = it->second.task;
-    c.client_netns = it->second.netns;
-    clients_seen_.erase(it);
-  }
   return o;
 }
 
@@ -418,14 +429,23 @@ Tracker::Open& Tracker::get_or_create(const FlowKey& k, uint64_t ts) {
 // handshake that has not completed yet belongs to the open story.
 Tracker::Open& Tracker::get_fresh(const FlowKey& k, uint64_t ts) {
   auto it = connections_.peek(k);
-  if (it != connections_.end() && (it->second.decided || it->second.c.established || it->second.c.accepted))
-    tell(it, Outcome::Pending);
+  if (it != connections_.end()) {
+    const Open& o = it->second;
+    // A story only the client's half opened is this connection's, unless
+    // the client had given up on it.
+    const bool over =
+        o.c.client_only ? o.decided && o.c.outcome != Outcome::Connected : o.decided || o.c.established || o.c.accepted;
+    if (over) tell(it, Outcome::Pending);
+  }
   return get_or_create(k, ts);
 }
 
 void Tracker::decide(Open& o, Outcome outcome) {
-  // accept() returning the connection settles it, whatever came before.
-  if (o.decided && (outcome != Outcome::Accepted || o.c.outcome == Outcome::Accepted)) return;
+  // accept() returning the connection settles it, whatever came before; a
+  // client's socket closing (closed) is refined by the cause its connect()
+  // or SO_ERROR reads later (refused, timed out).
+  const bool cause = o.c.outcome == Outcome::Closed && (outcome == Outcome::Refused || outcome == Outcome::TimedOut);
+  if (o.decided && (outcome != Outcome::Accepted || o.c.outcome == Outcome::Accepted) && !cause) return;
   o.c.outcome = outcome;
   if (!o.decided) {
     o.tell_after = clock_() + cfg_.linger_ns;
@@ -446,8 +466,8 @@ void Tracker::add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, StepK
   while (task < o.tasks.size() && !(o.tasks[task].pid == pid && o.tasks[task].comm == comm)) ++task;
   if (task == o.tasks.size()) o.tasks.push_back(Task{pid, std::string(comm)});
   if (o.steps.empty()) o.steps.reserve(16);  // a whole handshake and close, without regrowing
-  o.steps.push_back(
-      StepRec{ts, a, b, c, static_cast<uint16_t>(cpu), kind, lane, arrow, ctx, backend, static_cast<uint8_t>(task)});
+  o.steps.push_back(StepRec{ts, a, b, c, static_cast<uint16_t>(cpu), kind, lane, arrow, ctx, backend,
+                            static_cast<uint8_t>(task), false});
 }
 
 void Tracker::add_step(Open& o, const Event& e, Lane lane, Step::Arrow arrow, StepKind kind, uint32_t a, uint32_t b,
@@ -490,6 +510,15 @@ Step Tracker::to_step(const StepRec& r, const std::vector<Task>& tasks) {
       s.syn_dropped = r.b != 0 || r.c != 0;
       s.queue_len = r.b;
       s.queue_max = r.c;
+      break;
+    case StepKind::ClientEstablished:
+      s.old_state = static_cast<uint8_t>(r.a);
+      s.new_state = static_cast<uint8_t>(r.b);
+      if (r.c != 0) s.waiters = r.c - 1;
+      break;
+    case StepKind::Getsockopt:
+      s.ret = static_cast<int32_t>(r.a);
+      s.so_error = static_cast<int32_t>(r.b);
       break;
     case StepKind::ListenerClosed:
     case StepKind::ConnectEnter:
@@ -539,12 +568,6 @@ void Tracker::evict_oldest() {
   if (!connections_.empty()) tell(connections_.oldest(), Outcome::Evicted);  // all undecided
 }
 
-// Oldest first, so it stops at the first one still fresh.
-void Tracker::prune_client_seen(uint64_t now) {
-  clients_seen_.erase_oldest_while(
-      [&](const auto& kv) { return now > kv.second.seen_ns && now - kv.second.seen_ns > cfg_.pending_timeout_ns; });
-}
-
 void Tracker::expire() {
   const uint64_t now = clock_();
   // Decided in the order their lingers end (the clock is monotonic).
@@ -561,7 +584,6 @@ void Tracker::expire() {
     }
     it = next;
   }
-  prune_client_seen(now);
   connecting_.erase_oldest_while(
       [&](const auto& kv) { return now > kv.second.seen_ns && now - kv.second.seen_ns > 4 * cfg_.pending_timeout_ns; });
 }

@@ -1,6 +1,10 @@
 // The connection tracker: stitches syscall, kernel and packet records into
 // one story per listener and per connection (4-tuple + the server side's
-// network namespace), and tells each story once it is over.
+// network namespace), and tells each story once it is over. An outgoing
+// connection opens its story with its first SYN, in the client's namespace;
+// the server side's first record, when this host has one, joins it (the same
+// key on loopback; across a veth pair the server's story adopts the client's
+// half), so that the two halves stay one story (tracker_client.cpp).
 //
 // Pure: records in, stories out through a Sink; time comes from an injected
 // clock (CLOCK_MONOTONIC in the tool, the same clock as the records' ts_ns;
@@ -96,6 +100,8 @@ class Tracker {
   // a story's steps ran in are few, so each is held once per story.
   // a, b, c by kind: ChildState, ClientState: old state, new state.
   // SynRecv, Established, SynackRetransmit: queue length, its max.
+  // ClientEstablished: old state, new state, waiters read ? their count + 1 : 0.
+  // Getsockopt: the return value, the error read.
   // ConnectExit, AcceptExit: the return value. Dequeued: left in the queue,
   // bytes waiting, the queue's max. Packet: TCP flags | payload << 8; the
   // queue length and max when the SYN was dropped (else 0, 0).
@@ -108,7 +114,8 @@ class Tracker {
     Step::Arrow arrow;
     events::ExecCtx ctx;
     events::Backend backend;
-    uint8_t task;  // index into Open::tasks
+    uint8_t task;      // index into Open::tasks
+    bool client_host;  // a packet as the client host's kernel saw it (client-only stories)
   };
   static_assert(sizeof(StepRec) == 32, "a story's memory is its steps: keep them small (README, Cost under load)");
   struct Open {
@@ -119,11 +126,16 @@ class Tracker {
     uint64_t tell_after = 0;
     std::list<Open*>::iterator decided_at;  // its place in decided_, once decided
   };
-  struct ClientSeen {  // a connect() or a SYN sent, before the story exists
+  struct ClientSeen {  // a connect() in progress, before its story exists
     Task task;
     uint32_t netns = 0;
     uint64_t connect_enter_ns = 0;
     uint64_t seen_ns = 0;
+    bool nonblocking = false;
+  };
+  struct ClientFlow {  // a client socket's flow, in the client's namespace
+    Endpoint server, client;
+    uint32_t netns = 0;
   };
 
   void on_sys_bind(const events::Event& e);
@@ -138,11 +150,23 @@ class Tracker {
   void on_accept(const events::Event& e);
   void on_sys_close(const events::Event& e);
   void on_packet(const events::Event& e);
+  // The client's half (tracker_client.cpp).
+  void on_client_syn(const events::Event& e);
+  void on_client_packet(const events::Event& e);
+  void on_client_established(Open& o, const events::Event& e);
+  void on_sys_getsockopt(const events::Event& e);
+  Open& open_client_story(const Endpoint& server, const Endpoint& client, uint32_t netns, uint64_t ts);
+  void remember_client_flow(uint64_t sock, const Open& o);
+  void add_client_host_packet(Open& o, const events::Event& e, Step::Arrow arrow);
+  void join_server(Open& o);
+  void adopt_client_half(Open& o);
+  void undecide(Open& o);
 
   static FlowKey key_of(const Open& o);
   Open* find(const FlowKey& k);
   Open* find_any_netns(const Endpoint& server, const Endpoint& client, uint32_t prefer_netns);
   Open& get_or_create(const FlowKey& k, uint64_t ts);
+  Open& emplace_story(const FlowKey& k, uint64_t ts);
   Open& get_fresh(const FlowKey& k, uint64_t ts);
   void decide(Open& o, Outcome outcome);
   void add_step(Open& o, uint64_t ts, Lane lane, Step::Arrow arrow, StepKind kind, events::ExecCtx ctx, uint32_t cpu,
@@ -155,7 +179,6 @@ class Tracker {
   void tell(Connections::iterator it, Outcome undecided_as);
   void forget(Connections::iterator it);
   void evict_oldest();
-  void prune_client_seen(uint64_t now);
 
   TrackerConfig cfg_;
   Clock clock_;
@@ -182,11 +205,13 @@ class Tracker {
   // keyed by the pair, so that recency and eviction stay per story; a pair
   // is open in one namespace but for rare coincidences.
   std::unordered_multimap<FlowPair, uint32_t, KeyHash> netns_of_;
-  RecencyMap<FlowPair, ClientSeen, KeyHash> clients_seen_;
   RecencyMap<uint64_t, ClientSeen> connecting_;  // connect() in progress, by socket
   // A connecting socket's flow, from its state changes: a failed connect()
   // returns with the socket already unbound, so its record has no tuple.
   RecencyMap<uint64_t, FlowKey> client_socks_;
+  // A client socket's flow, from its connect() and state changes, for its
+  // getsockopt(SO_ERROR): after a refused connect the socket's ports are gone.
+  RecencyMap<uint64_t, ClientFlow> client_flows_;
 };
 
 }  // namespace sockscope::track
