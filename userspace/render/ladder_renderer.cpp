@@ -85,7 +85,11 @@ void LadderRenderer::bind_conflict(const track::BindConflict& b) { os_ << "bind 
 void LadderRenderer::connection(const Connection& c) {
   os_ << "connection " << c.client.str() << " -> " << c.server.str() << " (" << track::outcome_name(c.outcome) << ")\n";
   const std::string client = c.client_task ? task_title("client", *c.client_task) : "client";
-  const std::string server = c.listener ? task_title("server", c.listener->owner) : "server";
+  // The server is the process that accepted the connection, which may not
+  // be the one that called listen() (nginx's workers, a forked pool).
+  const std::string server = c.accepted && c.acceptor.pid ? task_title("server", c.acceptor)
+                             : c.listener                 ? task_title("server", c.listener->owner)
+                                                          : "server";
   put_line(os_, cell(fmt::format("{:>{}}", "time", kTimeWidth), kTimeWidth + 2) + cell(client, kClientWidth) +
                     cell("kernel (server host)", kKernelWidth) + server);
   const uint64_t t0 = c.steps.empty() ? 0 : c.steps.front().ts_ns;
