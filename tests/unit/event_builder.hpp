@@ -33,7 +33,10 @@ namespace sockscope::test {
 
 class RawEvent {
  public:
-  RawEvent() { std::memset(&r_, 0, sizeof(r_)); }
+  RawEvent() {
+    std::memset(&r_, 0, sizeof(r_));
+    std::memset(&w_, 0, sizeof(w_));
+  }
 
   // Common header.
   RawEvent& kind(uint32_t k) {
@@ -121,6 +124,54 @@ class RawEvent {
     r_.rx_queued = bytes;
     return *this;
   }
+  // A listener's children: the listening socket and its inode.
+  RawEvent& lsk(uint64_t sk) {
+    r_.lsk = sk;
+    return *this;
+  }
+  RawEvent& sock_ino(uint32_t ino) {
+    r_.sock_ino = ino;
+    return *this;
+  }
+  // getsockopt: the error read; accept: the syscall's number.
+  RawEvent& value(int32_t v) {
+    r_.value = v;
+    return *this;
+  }
+  // Accept: how the acceptor took it (SK_WAIT_TASK, SK_WAIT_IO_URING).
+  RawEvent& via(uint8_t v) {
+    r_.via = v;
+    return *this;
+  }
+  // accept, connect: the file was O_NONBLOCK.
+  RawEvent& nonblocking() {
+    r_.owner_flags |= SK_NONBLOCK;
+    return *this;
+  }
+
+  // The socket's wait queue, read: the record becomes a struct
+  // sk_event_waiters. waiters_read() alone says nobody waited.
+  RawEvent& waiters_read(uint8_t flags = 0, uint16_t entries = 0) {
+    r_.owner_flags |= SK_WAITERS_READ;
+    w_.flags = flags;
+    w_.entries = entries;
+    return *this;
+  }
+  RawEvent& waiter(uint32_t tgid, uint32_t tid, int32_t syscall, uint8_t via, std::string_view comm,
+                   uint32_t state = SK_TASK_INTERRUPTIBLE, bool exclusive = false) {
+    r_.owner_flags |= SK_WAITERS_READ;
+    REQUIRE(w_.count < SK_MAX_WAITERS);
+    sk_waiter& w = w_.w[w_.count++];
+    w.tgid = tgid;
+    w.tid = tid;
+    w.syscall = syscall;
+    w.state = state;
+    w.via = via;
+    w.exclusive = exclusive;
+    copy_str(w.comm, comm);
+    if (w_.entries < w_.count) w_.entries = w_.count;
+    return *this;
+  }
 
   // Packet fields.
   RawEvent& dir(uint8_t v) {
@@ -173,6 +224,15 @@ class RawEvent {
   const sk_event& raw() const { return r_; }
 
   std::vector<std::byte> bytes() const {
+    if (r_.owner_flags & SK_WAITERS_READ) {
+      sk_event_waiters full;
+      std::memset(&full, 0, sizeof full);
+      full.ev = r_;
+      full.waiters = w_;
+      std::vector<std::byte> out(sizeof full);
+      std::memcpy(out.data(), &full, sizeof full);
+      return out;
+    }
     std::vector<std::byte> out(sizeof(r_));
     std::memcpy(out.data(), &r_, sizeof(r_));
     return out;
@@ -206,6 +266,7 @@ class RawEvent {
   }
 
   sk_event r_;
+  sk_waiters w_;
 };
 
 }  // namespace sockscope::test

@@ -1,0 +1,271 @@
+// Who waited on a listener when the kernel queued a connection, which of a
+// port's listeners it was queued on, and who took it off the queue (a task
+// in accept()/accept4(), blocking or not, or io_uring): the tracker's facts
+// and the words render/ makes of them, each written out whole.
+#include <sys/syscall.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "render/explain_json_renderer.hpp"
+#include "render/json_renderer.hpp"
+#include "render/ladder_renderer.hpp"
+#include "render/story_words.hpp"
+#include "render/text_renderer.hpp"
+#include "track/story.hpp"
+#include "tracker_harness.hpp"
+
+using nlohmann::json;
+using sockscope::render::step_text;
+using sockscope::render::verdict;
+using sockscope::test::by_client_port;
+using sockscope::test::Harness;
+using namespace sockscope::test::hand;
+using namespace sockscope::track;
+
+namespace {
+
+constexpr uint64_t kLsk = 0xffff888000aa0000ULL, kLsk2 = 0xffff888000bb0000ULL;
+constexpr uint32_t kIno = 5001, kIno2 = 5002;
+constexpr uint64_t kEst = kT0 + 1'000'000;  // the child queued
+constexpr uint64_t kUs = 1000;
+
+const Connection& only(const Harness& h) {
+  REQUIRE(h.connections.size() == 1);
+  return h.connections[0];
+}
+
+std::vector<std::string> texts(const Connection& c) {
+  std::vector<std::string> out;
+  for (const Step& s : c.steps) out.push_back(step_text(s));
+  return out;
+}
+
+// nginx: the master (100) listens; workers 123 and 124 wait in epoll on it;
+// the kernel queues the child; 123 wakes and accept4()s it, nonblocking.
+void nginx(Harness& h, uint64_t accept_after_ns = 400 * kUs) {
+  h.add(listen_sock(kT0, kLsk, kIno, 100, "nginx"));
+  h.add(established_on(kEst, 50000, kLsk, kIno, 100)
+            .waiter(123, 123, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx")
+            .waiter(124, 124, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx")
+            .event());
+  const uint64_t at = kEst + accept_after_ns;
+  h.add(sys_accept(at - 20 * kUs, SK_PHASE_ENTER, 123, 123, "nginx", SYS_accept4).nonblocking().event());
+  h.add(kernel_accept(at - 10 * kUs, 50000, kLsk, 123, 123, "nginx", SK_WAIT_TASK, -1));
+  h.add(sys_accept(at, SK_PHASE_EXIT, 123, 123, "nginx", SYS_accept4, 50000, 7).nonblocking().event());
+  h.end();
+}
+
+}  // namespace
+
+// ---- the tracker ----
+
+TEST_CASE("waiters: nginx's workers in epoll, one accept4()s: every fact", "[tracker][waiters]") {
+  Harness h;
+  nginx(h);
+  const Connection& c = only(h);
+  CHECK(c.outcome == Outcome::Accepted);
+  REQUIRE(c.listener.has_value());
+  CHECK(c.listener->owner == Task{100, "nginx"});
+  CHECK(c.listener->sock == kLsk);
+  CHECK(c.listener_ino == kIno);
+  CHECK(c.listener_state == OwnerState::WaitingInEpoll);
+  REQUIRE(c.waiters.has_value());
+  REQUIRE(c.waiters->size() == 2);
+  CHECK((*c.waiters)[0].task == Task{123, "nginx", 123});
+  CHECK((*c.waiters)[1].task == Task{124, "nginx", 124});
+  CHECK((*c.waiters)[0].how.via == sockscope::events::WaitVia::Epoll);
+  CHECK((*c.waiters)[0].how.syscall == SYS_epoll_pwait);
+  CHECK(c.waiters_complete);
+  CHECK_FALSE(c.idle_epoll);
+  CHECK(c.acceptor == Task{123, "nginx", 123});
+  CHECK(c.accept_via == AcceptVia::Accept4);
+  CHECK(c.accept_nonblocking);
+  CHECK(c.accept_fd == 7);
+  CHECK(c.listener_pids == std::vector<uint32_t>{100, 123, 124});
+  CHECK(c.accept_delay_ns() == 400 * kUs);
+  // A nonblocking accept4() does not wait: it returns at once.
+  CHECK(texts(c) == std::vector<std::string>{"ESTABLISHED: child queued (1 of 511)",
+                                             "accept4() (nonblocking): returns at once",
+                                             "dequeued (0 left), 0 bytes waiting", "accept4() (nonblocking) = 7"});
+  CHECK(c.steps[1].kind == StepKind::AcceptEnter);
+  CHECK(c.steps[1].nonblocking);
+  CHECK(c.steps[1].accept_via == AcceptVia::Accept4);
+  CHECK(c.steps[3].kind == StepKind::AcceptExit);
+  CHECK(c.steps[3].nonblocking);
+  CHECK(c.steps[3].ret == 7);
+}
+
+TEST_CASE("waiters decide listener_state: accept first, then epoll, poll/select, io_uring; else the owner's state",
+          "[tracker][waiters]") {
+  using sockscope::test::RawEvent;
+  struct Row {
+    const char* name;
+    std::function<void(RawEvent&)> waiters;
+    uint32_t owner_state;
+    std::optional<OwnerState> want;
+  };
+  const std::vector<Row> rows = {
+      {"accept4 beats epoll",
+       [](RawEvent& r) {
+         r.waiter(130, 130, SYS_epoll_pwait, SK_WAIT_EPOLL, "mixed")
+             .waiter(131, 132, SYS_accept4, SK_WAIT_TASK, "mixed");
+       },
+       SK_TASK_INTERRUPTIBLE, OwnerState::BlockedInAccept},
+      {"accept", [](RawEvent& r) { r.waiter(100, 101, SYS_accept, SK_WAIT_TASK, "server"); }, SK_TASK_INTERRUPTIBLE,
+       OwnerState::BlockedInAccept},
+      {"epoll beats poll",
+       [](RawEvent& r) {
+         r.waiter(140, 140, SYS_ppoll, SK_WAIT_POLL, "a").waiter(141, 141, SYS_epoll_pwait, SK_WAIT_EPOLL, "b");
+       },
+       SK_TASK_INTERRUPTIBLE, OwnerState::WaitingInEpoll},
+      {"ppoll", [](RawEvent& r) { r.waiter(150, 150, SYS_ppoll, SK_WAIT_POLL, "poller"); }, SK_TASK_INTERRUPTIBLE,
+       OwnerState::WaitingInPoll},
+      {"pselect6", [](RawEvent& r) { r.waiter(151, 151, SYS_pselect6, SK_WAIT_POLL, "selector"); },
+       SK_TASK_INTERRUPTIBLE, OwnerState::WaitingInPoll},
+      {"io_uring", [](RawEvent& r) { r.waiter(160, 160, -1, SK_WAIT_IO_URING, "uring"); }, SK_TASK_INTERRUPTIBLE,
+       OwnerState::WaitingInIoUring},
+      // Nobody waited: the owner's own state, as before.
+      {"nobody, owner stopped", [](RawEvent& r) { r.waiters_read(); }, 0x104, OwnerState::Stopped},
+      {"nobody, owner running", [](RawEvent& r) { r.waiters_read(); }, SK_TASK_RUNNING, OwnerState::Running},
+      // Only entries sockscope cannot name: the owner's state, and incomplete.
+      {"unknown only", [](RawEvent& r) { r.waiters_read(SK_WAITERS_UNKNOWN, 1); }, SK_TASK_INTERRUPTIBLE,
+       OwnerState::Sleeping},
+      // Not read at all: the owner's state; waiters unknown.
+      {"not read", [](RawEvent&) {}, SK_TASK_INTERRUPTIBLE, OwnerState::Sleeping},
+  };
+  for (const Row& row : rows) {
+    INFO(row.name);
+    Harness h;
+    h.add(listen_sock(kT0, kLsk, kIno, 100, "server"));
+    RawEvent r = established_on(kEst, 50000, kLsk, kIno, 100, row.owner_state);
+    row.waiters(r);
+    h.add(r.event());
+    h.end();
+    const Connection& c = only(h);
+    CHECK(c.listener_state == *row.want);
+    CHECK(c.waiters.has_value() == (std::string(row.name) != "not read"));
+    CHECK(c.waiters_complete == (c.waiters.has_value() && std::string(row.name) != "unknown only"));
+  }
+}
+
+TEST_CASE("waiters: truncated and idle epoll are kept; listener_pids merges the holders hook", "[tracker][waiters]") {
+  TrackerConfig cfg;
+  std::map<uint32_t, int> asked;
+  cfg.holders = [&](uint32_t ino) {
+    ++asked[ino];
+    return ino == kIno ? std::vector<uint32_t>{555, 100} : std::vector<uint32_t>{};
+  };
+  Harness h(cfg);
+  h.add(listen_sock(kT0, kLsk, kIno, 100, "server"));
+  REQUIRE(h.listeners.size() == 1);
+  CHECK(h.listeners[0].pids == std::vector<uint32_t>{100, 555});
+  CHECK(h.listeners[0].ino == kIno);
+  h.add(established_on(kEst, 50000, kLsk, kIno, 100)
+            .waiter(200, 201, SYS_accept, SK_WAIT_TASK, "pool")
+            .waiters_read(SK_WAITERS_TRUNCATED | SK_WAITERS_IDLE_EPOLL, 40)
+            .event());
+  h.end();
+  const Connection& c = only(h);
+  CHECK_FALSE(c.waiters_complete);
+  CHECK(c.idle_epoll);
+  REQUIRE(c.waiters->size() == 1);
+  // The owner, the waiter, the hook's holders; nobody accepted.
+  CHECK(c.listener_pids == std::vector<uint32_t>{100, 200, 555});
+  CHECK(asked == std::map<uint32_t, int>{{kIno, 2}});
+}
+
+TEST_CASE("two listeners on one port: the connection's lsk chooses, the port only when lsk is 0 or unknown",
+          "[tracker][reuseport]") {
+  Harness h;
+  // A SO_REUSEPORT group (or nginx's 0.0.0.0:P and [::]:P): two sockets, one port.
+  h.add(listen_sock(kT0, kLsk, kIno, 101, "worker1"));
+  h.add(listen_sock(kT0 + 1, kLsk2, kIno2, 102, "worker2"));  // the latest on the port
+  h.add(established_on(kEst, 50000, kLsk, kIno, 101).event());
+  h.add(established_on(kEst + 1, 50001, 0, 0, 102).event());              // names no listener: the port's latest
+  h.add(established_on(kEst + 2, 50002, 0xdead0000, 7777, 103).event());  // one begun before tracing: the port's
+  // worker2's listener closes: only what was queued on it is reset.
+  h.add(base(SK_K_STATE, kEst + 10).v4("127.0.0.1", 10000, "0.0.0.0", 0).sock(kLsk2).states(10, 7).event());
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  const Connection& on1 = by_client_port(h.connections, 50000);
+  REQUIRE(on1.listener.has_value());
+  CHECK(on1.listener->sock == kLsk);
+  CHECK(on1.listener->owner == Task{101, "worker1"});
+  CHECK(on1.listener_ino == kIno);
+  CHECK(on1.listener_pids == std::vector<uint32_t>{101});
+  CHECK(on1.outcome == Outcome::Pending);  // still queued on worker1's listener
+  const Connection& on2 = by_client_port(h.connections, 50001);
+  CHECK(on2.listener->sock == kLsk2);
+  CHECK(on2.listener_ino == kIno2);
+  CHECK(on2.outcome == Outcome::ListenerClosed);
+  const Connection& unknown = by_client_port(h.connections, 50002);
+  CHECK(unknown.listener->sock == kLsk2);      // the port's fallback...
+  CHECK(unknown.listener_ino == 7777);         // ...but the record's own inode
+  CHECK(unknown.outcome == Outcome::Pending);  // queued on a listener that did not close
+}
+
+TEST_CASE("io_uring accepts with no syscall: the ring's task accepted it, via io_uring", "[tracker][io_uring]") {
+  Harness h;
+  h.add(listen_sock(kT0, kLsk, kIno, 300, "uring"));
+  h.add(established_on(kEst, 50000, kLsk, kIno, 300).waiter(300, 301, -1, SK_WAIT_IO_URING, "uring").event());
+  h.add(kernel_accept(kEst + 50 * kUs, 50000, kLsk, 300, 301, "uring", SK_WAIT_IO_URING, 9));
+  h.end();
+  const Connection& c = only(h);
+  CHECK(c.outcome == Outcome::Accepted);
+  CHECK(c.acceptor == Task{300, "uring", 301});
+  CHECK(c.accept_via == AcceptVia::IoUring);
+  CHECK(c.accept_fd == 9);
+  CHECK_FALSE(c.accept_nonblocking);
+  CHECK(c.listener_state == OwnerState::WaitingInIoUring);
+  CHECK(c.listener_pids == std::vector<uint32_t>{300});
+  CHECK(texts(c) ==
+        std::vector<std::string>{"ESTABLISHED: child queued (1 of 511)", "dequeued (0 left), 0 bytes waiting"});
+}
+
+TEST_CASE("accept waits are per thread: an EAGAIN pair and another thread's wait do not move the accept's start",
+          "[tracker][accept]") {
+  Harness h;
+  h.add(listen_sock(kT0, kLsk, kIno, 100, "server"));
+  // Thread 101's nonblocking accept4() finds nothing: EAGAIN, no connection.
+  h.add(sys_accept(kT0 + 10 * kUs, SK_PHASE_ENTER, 100, 101, "server", SYS_accept4).nonblocking().event());
+  h.add(sys_accept(kT0 + 11 * kUs, SK_PHASE_EXIT, 100, 101, "server", SYS_accept4, 0, -EAGAIN).nonblocking().event());
+  // Thread 102 blocks in accept() and stays there.
+  h.add(sys_accept(kT0 + 20 * kUs, SK_PHASE_ENTER, 100, 102, "server", SYS_accept).event());
+  h.add(established_on(kEst, 50000, kLsk, kIno, 100).waiter(100, 102, SYS_accept, SK_WAIT_TASK, "server").event());
+  // Thread 101 tries again (epoll told it), and takes it.
+  h.add(sys_accept(kEst + 30 * kUs, SK_PHASE_ENTER, 100, 101, "server", SYS_accept4).nonblocking().event());
+  h.add(sys_accept(kEst + 31 * kUs, SK_PHASE_EXIT, 100, 101, "server", SYS_accept4, 50000, 8).nonblocking().event());
+  h.end();
+  const Connection& c = only(h);  // the EAGAIN made no story
+  REQUIRE(c.steps.size() == 3);
+  CHECK(c.steps[1].kind == StepKind::AcceptEnter);
+  CHECK(c.steps[1].ts_ns == kEst + 30 * kUs);
+  CHECK(c.steps[1].task == Task{100, "server"});
+  CHECK(c.acceptor == Task{100, "server", 101});
+  CHECK(texts(c) == std::vector<std::string>{"ESTABLISHED: child queued (1 of 511)",
+                                             "accept4() (nonblocking): returns at once",
+                                             "accept4() (nonblocking) = 8"});
+  // Thread 102 was the waiter; 101 took it.
+  CHECK(c.listener_state == OwnerState::BlockedInAccept);
+}
+
+TEST_CASE("a blocking accept() is drawn as a wait, named by its call", "[tracker][accept]") {
+  Harness h;
+  h.add(listen_sock(kT0, kLsk, kIno, 100, "server"));
+  h.add(sys_accept(kT0 + 10 * kUs, SK_PHASE_ENTER, 100, 100, "server", SYS_accept).event());
+  h.add(established_on(kEst, 50000, kLsk, kIno, 100).waiter(100, 100, SYS_accept, SK_WAIT_TASK, "server").event());
+  h.add(sys_accept(kEst + 5 * kUs, SK_PHASE_EXIT, 100, 100, "server", SYS_accept, 50000, 4).event());
+  h.end();
+  const Connection& c = only(h);
+  CHECK(c.accept_via == AcceptVia::Accept);
+  CHECK_FALSE(c.accept_nonblocking);
+  CHECK(texts(c) ==
+        std::vector<std::string>{"accept() begins", "ESTABLISHED: child queued (1 of 511)", "accept() = 4"});
+}
