@@ -269,3 +269,242 @@ TEST_CASE("a blocking accept() is drawn as a wait, named by its call", "[tracker
   CHECK(texts(c) ==
         std::vector<std::string>{"accept() begins", "ESTABLISHED: child queued (1 of 511)", "accept() = 4"});
 }
+
+// ---- the words ----
+
+namespace {
+
+// The verdict after its first sentence (the kernel's part, tested elsewhere).
+std::string after_queued(const std::string& v) {
+  const std::string mark = "queued the connection for accept(). ";
+  const auto at = v.find(mark);
+  REQUIRE(at != std::string::npos);
+  return v.substr(at + mark.size());
+}
+
+Connection story(const std::function<void(Harness&)>& run) {
+  Harness h;
+  run(h);
+  return only(h);
+}
+
+}  // namespace
+
+TEST_CASE("words: nginx's workers in epoll_wait, the one woken accept4()s it", "[words][waiters]") {
+  Harness h;
+  nginx(h);
+  CHECK(after_queued(verdict(only(h))) ==
+        "nginx workers 123 and 124 were waiting in epoll_pwait() on the listener; the kernel's wakeup led 123 to "
+        "accept4() it 400 us later. The connection waited in the accept queue (1 of 511) for 400 us, until a "
+        "nonblocking accept4() in nginx (pid 123) returned it as fd 7.");
+}
+
+TEST_CASE("words: each way of waiting, one waiter or several", "[words][waiters]") {
+  using sockscope::test::RawEvent;
+  const auto run = [](std::function<void(RawEvent&)> waiters, uint32_t acc_pid, uint32_t acc_tid, int32_t nr) {
+    return story([&](Harness& h) {
+      h.add(listen_sock(kT0, kLsk, kIno, 100, "server"));
+      RawEvent r = established_on(kEst, 50000, kLsk, kIno, 100);
+      waiters(r);
+      h.add(r.event());
+      if (acc_pid) h.add(sys_accept(kEst + 25 * kUs, SK_PHASE_EXIT, acc_pid, acc_tid, "server", nr, 50000, 4).event());
+      h.end();
+    });
+  };
+  SECTION("a single thread blocked in accept()") {
+    const Connection c =
+        run([](RawEvent& r) { r.waiter(100, 100, SYS_accept, SK_WAIT_TASK, "server"); }, 100, 100, SYS_accept);
+    CHECK(after_queued(verdict(c)) ==
+          "server (pid 100) was blocked in accept() on the listener; the kernel's wakeup led it to accept() the "
+          "connection 25 us later. The connection waited in the accept queue (1 of 511) for 25 us, until accept() in "
+          "server (pid 100) returned it as fd 4.");
+  }
+  SECTION("a thread pool blocked in accept(): threads of one process") {
+    const Connection c = run(
+        [](RawEvent& r) {
+          r.waiter(100, 101, SYS_accept, SK_WAIT_TASK, "server").waiter(100, 102, SYS_accept, SK_WAIT_TASK, "server");
+        },
+        100, 102, SYS_accept);
+    CHECK(after_queued(verdict(c)) ==
+          "server threads 101 and 102 of pid 100 were blocked in accept() on the listener; the kernel's wakeup led "
+          "thread 102 to accept() it 25 us later. The connection waited in the accept queue (1 of 511) for 25 us, "
+          "until accept() in server (pid 100) returned it as fd 4.");
+  }
+  SECTION("poll and select, different programs") {
+    const Connection c = run(
+        [](RawEvent& r) {
+          r.waiter(150, 150, SYS_ppoll, SK_WAIT_POLL, "poller")
+              .waiter(151, 151, SYS_pselect6, SK_WAIT_POLL, "selector");
+        },
+        0, 0, 0);
+    CHECK(after_queued(verdict(c)) ==
+          "poller (pid 150) was waiting in ppoll() on the listener and selector (pid 151) was waiting in pselect6() "
+          "on the listener. It has waited in the accept queue (1 of 511) for 200.00 ms, not yet accepted.");
+  }
+  SECTION("an acceptor that was not among the waiters") {
+    const Connection c = run(
+        [](RawEvent& r) {
+          r.waiter(123, 123, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx")
+              .waiter(124, 124, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx");
+        },
+        125, 125, SYS_accept4);
+    CHECK(after_queued(verdict(c)) ==
+          "nginx workers 123 and 124 were waiting in epoll_pwait() on the listener; accept4() in server (pid 125), "
+          "not among them, took it 25 us later. The connection waited in the accept queue (1 of 511) for 25 us, "
+          "until accept4() in server (pid 125) returned it as fd 4.");
+  }
+  SECTION("nobody waiting: the owner's state, incomplete, an idle epoll") {
+    const Connection c =
+        run([](RawEvent& r) { r.waiters_read(SK_WAITERS_UNKNOWN | SK_WAITERS_IDLE_EPOLL, 2); }, 100, 100, SYS_accept4);
+    CHECK(after_queued(verdict(c)) ==
+          "Nobody was waiting on the listener. The listening process, server (pid 100), was asleep elsewhere, not "
+          "in accept() on this socket. The list is incomplete: the listener had more waiters than sockscope reads, "
+          "or some it cannot name. An epoll instance watched the listener too, with nobody in epoll_wait() on it. "
+          "The connection waited in the accept queue (1 of 511) for 25 us, until accept4() in server (pid 100) "
+          "returned it as fd 4.");
+  }
+  SECTION("not read: the owner's state alone, as before") {
+    const Connection c = run([](RawEvent&) {}, 100, 100, SYS_accept);
+    CHECK(after_queued(verdict(c)) ==
+          "The listening process, server (pid 100), was asleep elsewhere, not in accept() on this socket. The "
+          "connection waited in the accept queue (1 of 511) for 25 us, until accept() in server (pid 100) returned "
+          "it as fd 4.");
+  }
+}
+
+TEST_CASE("words: io_uring, with and without the CQE's fd", "[words][io_uring]") {
+  for (int32_t fd : {9, -1}) {
+    INFO(fd);
+    const Connection c = story([&](Harness& h) {
+      h.add(listen_sock(kT0, kLsk, kIno, 300, "uring"));
+      h.add(established_on(kEst, 50000, kLsk, kIno, 300).waiter(300, 301, -1, SK_WAIT_IO_URING, "uring").event());
+      h.add(kernel_accept(kEst + 50 * kUs, 50000, kLsk, 300, 301, "uring", SK_WAIT_IO_URING, fd));
+      h.end();
+    });
+    CHECK(after_queued(verdict(c)) ==
+          "uring (pid 300, thread 301) was waiting on the listener via io_uring; the kernel's wakeup led it to take "
+          "the connection via io_uring 50 us later. The connection waited in the accept queue (1 of 511) for 50 us, "
+          "until uring (pid 300) took it via io_uring" +
+              std::string(fd >= 0 ? " as fd 9." : "."));
+  }
+}
+
+// ---- the renderers ----
+
+TEST_CASE("explain json: nginx's connection, the new fields exactly", "[explain][json][waiters]") {
+  TrackerConfig cfg;
+  cfg.holders = [](uint32_t) { return std::vector<uint32_t>{100, 123, 124}; };
+  Harness h(cfg);
+  nginx(h);
+  std::ostringstream os;
+  sockscope::render::ExplainJsonRenderer(os).connection(only(h));
+  const json j = json::parse(os.str());
+  CHECK(j.at("listener_state") == "waiting_in_epoll");
+  CHECK(j.at("waiters") == json::array({
+                               {{"pid", 123}, {"tid", 123}, {"comm", "nginx"}, {"how", "epoll_pwait"}},
+                               {{"pid", 124}, {"tid", 124}, {"comm", "nginx"}, {"how", "epoll_pwait"}},
+                           }));
+  CHECK(j.at("waiters_complete") == true);
+  CHECK(j.at("idle_epoll") == false);
+  CHECK(j.at("accept_pid") == 123);
+  CHECK(j.at("accept_tid") == 123);
+  CHECK(j.at("accept_comm") == "nginx");
+  CHECK(j.at("accept_via") == "accept4");
+  CHECK(j.at("accept_nonblocking") == true);
+  CHECK(j.at("accept_fd") == 7);
+  CHECK(j.at("listener_pid") == 100);
+  CHECK(j.at("listener_pids") == json::array({100, 123, 124}));
+  CHECK(j.at("listener_ino") == kIno);
+  const json& steps = j.at("steps");
+  REQUIRE(steps.size() == 4);
+  CHECK(steps[1].at("kind") == "accept_enter");
+  CHECK(steps[1].at("nonblocking") == true);
+  CHECK(steps[1].at("text") == "accept4() (nonblocking): returns at once");
+  CHECK(steps[3].at("kind") == "accept_exit");
+  CHECK(steps[3].at("nonblocking") == true);
+  CHECK(steps[3].at("text") == "accept4() (nonblocking) = 7");
+}
+
+TEST_CASE("explain json: io_uring's unknown fd is null; the listen record has its inode and holders",
+          "[explain][json][io_uring]") {
+  TrackerConfig cfg;
+  cfg.holders = [](uint32_t) { return std::vector<uint32_t>{300, 310}; };
+  Harness h(cfg);
+  h.add(listen_sock(kT0, kLsk, kIno, 300, "uring"));
+  h.add(established_on(kEst, 50000, kLsk, kIno, 300).waiter(300, 301, -1, SK_WAIT_IO_URING, "uring").event());
+  h.add(kernel_accept(kEst + 50 * kUs, 50000, kLsk, 300, 301, "uring", SK_WAIT_IO_URING, -1));
+  h.end();
+  std::ostringstream os;
+  sockscope::render::ExplainJsonRenderer r(os);
+  r.listener(h.listeners.at(0));
+  r.connection(only(h));
+  std::istringstream lines(os.str());
+  std::string line;
+  REQUIRE(std::getline(lines, line));
+  const json l = json::parse(line);
+  CHECK(l.at("ino") == kIno);
+  CHECK(l.at("listener_pids") == json::array({300, 310}));
+  REQUIRE(std::getline(lines, line));
+  const json c = json::parse(line);
+  CHECK(c.at("listener_state") == "waiting_in_io_uring");
+  CHECK(c.at("waiters") == json::array({{{"pid", 300}, {"tid", 301}, {"comm", "uring"}, {"how", "io_uring"}}}));
+  CHECK(c.at("accept_via") == "io_uring");
+  CHECK(c.at("accept_fd").is_null());
+  CHECK(c.at("accept_pid") == 300);
+  CHECK(c.at("accept_tid") == 301);
+  CHECK(c.at("accept_nonblocking") == false);
+}
+
+TEST_CASE("ladder: the server column is the accepting process, not the listen() caller", "[explain][ladder]") {
+  Harness h;
+  nginx(h);
+  std::ostringstream os;
+  sockscope::render::LadderRenderer(os).connection(only(h));
+  std::istringstream lines(os.str());
+  std::string first, header;
+  std::getline(lines, first);
+  std::getline(lines, header);
+  CHECK(header == "       time  " + std::string("client").append(24, ' ') +
+                      std::string("kernel (server host)").append(36, ' ') + "server pid 123 nginx");
+}
+
+TEST_CASE("trace: an established record's waiters, in JSON and text; a nonblocking accept", "[trace][waiters]") {
+  const auto est = established_on(kEst, 50000, kLsk, kIno, 100)
+                       .tid(200)
+                       .waiter(123, 123, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx")
+                       .waiter(124, 124, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx")
+                       .event();
+  std::ostringstream js;
+  sockscope::render::JsonRenderer jr(js);
+  jr.event(est);
+  jr.flush();
+  const json j = json::parse(js.str());
+  CHECK(j.at("waiters") == json::array({
+                               {{"pid", 123}, {"tid", 123}, {"comm", "nginx"}, {"how", "epoll_pwait"}},
+                               {{"pid", 124}, {"tid", 124}, {"comm", "nginx"}, {"how", "epoll_pwait"}},
+                           }));
+  CHECK(j.at("waiters_complete") == true);
+  // Not read: no such keys (older records, backends that cannot).
+  std::ostringstream js2;
+  sockscope::render::JsonRenderer jr2(js2);
+  jr2.event(established_on(kEst, 50000, kLsk, kIno, 100).event());
+  jr2.flush();
+  CHECK_FALSE(json::parse(js2.str()).contains("waiters"));
+
+  using sockscope::render::TextRenderer;
+  CHECK(TextRenderer::details(est) ==
+        "127.0.0.1:10000 <- 127.0.0.1:50000 final ACK in: child ESTABLISHED and queued, queue 1/511; listener pid 100 "
+        "sleeping; waiting: nginx/123 epoll_pwait, nginx/124 epoll_pwait");
+  CHECK(TextRenderer::details(established_on(kEst, 50000, kLsk, kIno, 100)
+                                  .waiters_read(SK_WAITERS_TRUNCATED | SK_WAITERS_IDLE_EPOLL)
+                                  .event()) ==
+        "127.0.0.1:10000 <- 127.0.0.1:50000 final ACK in: child ESTABLISHED and queued, queue 1/511; listener pid 100 "
+        "sleeping; waiting: nobody (incomplete); an idle epoll watches it");
+  CHECK(TextRenderer::details(sys_accept(kEst, SK_PHASE_ENTER, 123, 123, "nginx", SYS_accept4).nonblocking().event()) ==
+        "fd=6 on 127.0.0.1:10000 nonblocking");
+  CHECK(TextRenderer::details(sys_accept(kEst, SK_PHASE_ENTER, 123, 123, "nginx", SYS_accept4).event()) ==
+        "fd=6 on 127.0.0.1:10000 waiting ...");
+  CHECK(TextRenderer::details(
+            sys_accept(kEst, SK_PHASE_EXIT, 123, 123, "nginx", SYS_accept4, 0, -EAGAIN).nonblocking().event()) ==
+        "fd=6 on 127.0.0.1:10000 nonblocking = -11 EAGAIN");
+}
