@@ -3,19 +3,23 @@
 // in accept()/accept4(), blocking or not, or io_uring): the tracker's facts
 // and the words render/ makes of them, each written out whole.
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "probes/holders.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
+#include "render/mermaid_renderer.hpp"
 #include "render/story_words.hpp"
 #include "render/text_renderer.hpp"
 #include "track/story.hpp"
@@ -507,4 +511,35 @@ TEST_CASE("trace: an established record's waiters, in JSON and text; a nonblocki
   CHECK(TextRenderer::details(
             sys_accept(kEst, SK_PHASE_EXIT, 123, 123, "nginx", SYS_accept4, 0, -EAGAIN).nonblocking().event()) ==
         "fd=6 on 127.0.0.1:10000 nonblocking = -11 EAGAIN");
+}
+
+TEST_CASE("mermaid: the server participant is the accepting process", "[explain][mermaid]") {
+  Harness h;
+  nginx(h);
+  std::ostringstream os;
+  sockscope::render::MermaidRenderer(os).connection(only(h));
+  CHECK(os.str().find("participant S as server 127.0.0.1:10000 (pid 123 nginx)\n") != std::string::npos);
+  CHECK(os.str().find("Note over S: +0.380 ms accept4() (nonblocking): returns at once\n") != std::string::npos);
+}
+
+TEST_CASE("holders: a fake /proc's socket links, by inode", "[holders]") {
+  namespace fs = std::filesystem;
+  const fs::path proc = fs::temp_directory_path() / ("sockscope-proc-" + std::to_string(getpid()));
+  fs::remove_all(proc);
+  const auto fd_link = [&](const char* pid, const char* fd, const std::string& target) {
+    fs::create_directories(proc / pid / "fd");
+    fs::create_symlink(target, proc / pid / "fd" / fd);
+  };
+  fd_link("42", "3", "socket:[5001]");
+  fd_link("42", "4", "socket:[5002]");
+  fd_link("7", "0", "/dev/null");
+  fd_link("7", "9", "socket:[5001]");
+  fd_link("99", "1", "socket:[50011]");  // a longer inode with the same prefix
+  fs::create_directories(proc / "self" / "fd");
+  sockscope::probes::HolderScanner scanner(proc.string());
+  CHECK(scanner.holders(5001) == std::vector<uint32_t>{7, 42});
+  CHECK(scanner.holders(5002) == std::vector<uint32_t>{42});
+  CHECK(scanner.holders(6000).empty());
+  CHECK(scanner.scans() == 3);
+  fs::remove_all(proc);
 }
