@@ -215,6 +215,28 @@ TEST_CASE("two listeners on one port: the connection's lsk chooses, the port onl
   CHECK(unknown.outcome == Outcome::Pending);  // queued on a listener that did not close
 }
 
+TEST_CASE("a listener begun before tracing: the child's records still name its inode, for its holders",
+          "[tracker][holders]") {
+  TrackerConfig cfg;
+  cfg.holders = [](uint32_t ino) { return ino == kIno ? std::vector<uint32_t>{400, 401} : std::vector<uint32_t>{}; };
+  Harness h(cfg);
+  // Neither listen() nor an established record with the inode: the dequeue names it.
+  h.add(base(SK_K_ACCEPT, kEst)
+            .pid(401)
+            .tid(401)
+            .comm("worker")
+            .v4("127.0.0.1", 10000, "127.0.0.1", 50000)
+            .lsk(kLsk)
+            .sock_ino(kIno)
+            .fd(-1)
+            .via(SK_WAIT_TASK)
+            .event());
+  h.end();
+  const Connection& c = only(h);
+  CHECK(c.listener_ino == kIno);
+  CHECK(c.listener_pids == std::vector<uint32_t>{400, 401});
+}
+
 TEST_CASE("io_uring accepts with no syscall: the ring's task accepted it, via io_uring", "[tracker][io_uring]") {
   Harness h;
   h.add(listen_sock(kT0, kLsk, kIno, 300, "uring"));

@@ -430,6 +430,8 @@ std::optional<Listener> Tracker::listener_for(uint32_t netns, uint16_t port, uin
 }
 
 void Tracker::attach_listener(Open& o, const Event& e) {
+  // The record's own inode is the listener's, whatever this trace knows of it.
+  if (e.sock_ino && !o.c.listener_ino) o.c.listener_ino = e.sock_ino;
   if (!e.lsk) return;  // get_or_create chose by port already
   o.lsk = e.lsk;
   if (auto l = listener_for(e.netns, e.sport, e.lsk)) o.c.listener = std::move(l);
