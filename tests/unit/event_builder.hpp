@@ -124,36 +124,52 @@ class RawEvent {
     r_.rx_queued = bytes;
     return *this;
   }
+  // A listener's children: the listening socket and its inode.
+  RawEvent& lsk(uint64_t sk) {
+    r_.lsk = sk;
+    return *this;
+  }
+  RawEvent& sock_ino(uint32_t ino) {
+    r_.sock_ino = ino;
+    return *this;
+  }
+  // getsockopt: the error read; accept: the syscall's number.
   RawEvent& value(int32_t v) {
     r_.value = v;
     return *this;
   }
-  // SK_NONBLOCK: an accept or connect record on an O_NONBLOCK file.
+  // Accept: how the acceptor took it (SK_WAIT_TASK, SK_WAIT_IO_URING).
+  RawEvent& via(uint8_t v) {
+    r_.via = v;
+    return *this;
+  }
+  // accept, connect: the file was O_NONBLOCK.
   RawEvent& nonblocking() {
     r_.owner_flags |= SK_NONBLOCK;
     return *this;
   }
 
-  // Who waited on the record's socket: the record becomes a struct
-  // sk_event_waiters (SK_WAITERS_READ). waiters_read() alone: read, nobody.
-  RawEvent& waiters_read(uint8_t flags = 0) {
+  // The socket's wait queue, read: the record becomes a struct
+  // sk_event_waiters. waiters_read() alone says nobody waited.
+  RawEvent& waiters_read(uint8_t flags = 0, uint16_t entries = 0) {
     r_.owner_flags |= SK_WAITERS_READ;
     w_.flags = flags;
+    w_.entries = entries;
     return *this;
   }
   RawEvent& waiter(uint32_t tgid, uint32_t tid, int32_t syscall, uint8_t via, std::string_view comm,
                    uint32_t state = SK_TASK_INTERRUPTIBLE, bool exclusive = false) {
-    waiters_read(w_.flags);
+    r_.owner_flags |= SK_WAITERS_READ;
     REQUIRE(w_.count < SK_MAX_WAITERS);
-    sk_waiter& t = w_.w[w_.count++];
-    t.tgid = tgid;
-    t.tid = tid;
-    t.syscall = syscall;
-    t.state = state;
-    t.via = via;
-    t.exclusive = exclusive ? 1 : 0;
-    copy_str(t.comm, comm);
-    ++w_.entries;
+    sk_waiter& w = w_.w[w_.count++];
+    w.tgid = tgid;
+    w.tid = tid;
+    w.syscall = syscall;
+    w.state = state;
+    w.via = via;
+    w.exclusive = exclusive;
+    copy_str(w.comm, comm);
+    if (w_.entries < w_.count) w_.entries = w_.count;
     return *this;
   }
 
@@ -209,12 +225,12 @@ class RawEvent {
 
   std::vector<std::byte> bytes() const {
     if (r_.owner_flags & SK_WAITERS_READ) {
-      sk_event_waiters rw;
-      std::memset(&rw, 0, sizeof(rw));
-      rw.ev = r_;
-      rw.waiters = w_;
-      std::vector<std::byte> out(sizeof(rw));
-      std::memcpy(out.data(), &rw, sizeof(rw));
+      sk_event_waiters full;
+      std::memset(&full, 0, sizeof full);
+      full.ev = r_;
+      full.waiters = w_;
+      std::vector<std::byte> out(sizeof full);
+      std::memcpy(out.data(), &full, sizeof full);
       return out;
     }
     std::vector<std::byte> out(sizeof(r_));
@@ -250,7 +266,7 @@ class RawEvent {
   }
 
   sk_event r_;
-  sk_waiters w_;  // with SK_WAITERS_READ
+  sk_waiters w_;
 };
 
 }  // namespace sockscope::test

@@ -91,7 +91,9 @@ Listener listener() {
   l.backlog = 128;
   l.listen_ns = 1000000000;
   l.sock = 0xffff888012345678ULL;
+  l.ino = 91234;
   l.backend = Backend::Fentry;
+  l.pids = {4242, 4250};  // forked after listen()
   return l;
 }
 
@@ -120,8 +122,11 @@ Connection paused() {
   c.queue_max = 128;
   c.accepted = true;
   c.accept_ns = 7210123456;
-  c.acceptor = kReceiver;
+  c.acceptor = Task{4242, "receiver", 4242};
+  c.accept_via = AcceptVia::Accept;
   c.accept_fd = 4;
+  c.listener_ino = 91234;
+  c.listener_pids = {4242, 4250};
   c.queue_len_after_accept = 0;
   c.bytes_before_accept = 5;
   c.rx_ifname = "lo";
@@ -356,6 +361,8 @@ TEST_CASE("explain json: listen", "[explain][json]") {
                   {"pid", 4242},
                   {"comm", "receiver"},
                   {"backlog", 128},
+                  {"ino", 91234},
+                  {"listener_pids", {4242, 4250}},
                   {"backend", "fentry"},
                   {"explanation", describe(l)}});
 }
@@ -422,6 +429,11 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"listener_pid", 4242},
       {"listener_comm", "receiver"},
       {"listener_state", "stopped"},
+      {"listener_ino", 91234},
+      {"listener_pids", {4242, 4250}},
+      {"waiters", nullptr},  // not read: unknown
+      {"waiters_complete", nullptr},
+      {"idle_epoll", nullptr},
       {"client_pid", 5151},
       {"client_comm", "sender"},
       {"connect_ret", 0},
@@ -438,6 +450,11 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"queue_len_after_accept", 0},
       {"bytes_before_accept", 5},
       {"accept_fd", 4},
+      {"accept_pid", 4242},
+      {"accept_tid", 4242},
+      {"accept_comm", "receiver"},
+      {"accept_via", "accept"},
+      {"accept_nonblocking", false},
       {"backends", {{"syn_recv", "sock_ops"}, {"established", "fentry"}, {"accept", "kprobe"}}},
       {"client_side", nullptr},
       {"verdict", verdict(c)},
@@ -456,7 +473,7 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
            st(2000080000, "connect_exit", "client", nullptr, "connect() = 0", "process", 1, 5151, "sender",
               "tracepoint", {{"ret", 0}, {"errno", nullptr}}),
            st(7210123456, "accept_exit", "server", nullptr, "accept() = 4", "process", 0, 4242, "receiver",
-              "tracepoint", {{"ret", 4}, {"errno", nullptr}}),
+              "tracepoint", {{"ret", 4}, {"errno", nullptr}, {"nonblocking", false}}),
        })},
   };
   CHECK(j == expected);
@@ -473,12 +490,33 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
 TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][json]") {
   const Connection c = refused();
   const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
-  for (const char* k : {"ctx", "cpu", "borrowed_pid", "borrowed_comm", "borrowed_role", "listener_pid", "listener_comm",
-                        "established_ts_ns", "accept_ts_ns", "handshake_ns", "accept_delay_ns",
-                        "queue_len_after_accept", "bytes_before_accept", "accept_fd"}) {
+  for (const char* k : {"ctx",
+                        "cpu",
+                        "borrowed_pid",
+                        "borrowed_comm",
+                        "borrowed_role",
+                        "listener_pid",
+                        "listener_comm",
+                        "established_ts_ns",
+                        "accept_ts_ns",
+                        "handshake_ns",
+                        "accept_delay_ns",
+                        "queue_len_after_accept",
+                        "bytes_before_accept",
+                        "accept_fd",
+                        "accept_pid",
+                        "accept_tid",
+                        "accept_comm",
+                        "accept_via",
+                        "accept_nonblocking",
+                        "listener_ino",
+                        "waiters",
+                        "waiters_complete",
+                        "idle_epoll"}) {
     INFO(k);
     CHECK(j.at(k).is_null());
   }
+  CHECK(j.at("listener_pids") == json::array());
   CHECK(j.at("backends") == json{{"syn_recv", nullptr}, {"established", nullptr}, {"accept", nullptr}});
   CHECK(j.at("outcome") == "refused");
   CHECK(j.at("completed_by") == "none");
@@ -525,7 +563,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
   CHECK(j.at("steps")[4].at("text") == "connect() = -1 ECONNREFUSED");
   CHECK(j.at("steps")[4].at("ret") == -111);
   CHECK(j.at("steps")[4].at("errno") == "ECONNREFUSED");
-  CHECK(j.size() == 38);  // the same keys as an accepted connection's record
+  CHECK(j.size() == 48);  // the same keys as an accepted connection's record
 }
 
 TEST_CASE("explain json: each step kind's own fields", "[explain][json]") {
@@ -572,7 +610,7 @@ TEST_CASE("explain json: each step kind's own fields", "[explain][json]") {
   CHECK(steps[2].at("kind") == "synack_retransmit");
   CHECK(own(steps[2]) == json{{"queue_len", 2}, {"queue_max", 128}});
   CHECK(steps[3].at("kind") == "accept_enter");
-  CHECK(own(steps[3]) == json::object());
+  CHECK(own(steps[3]) == json{{"nonblocking", false}});
   CHECK(steps[4].at("kind") == "dequeued");
   CHECK(steps[4].at("text") == "dequeued (3 left), 13 bytes waiting");
   CHECK(own(steps[4]) == json{{"queue_len", 3}, {"queue_max", 128}, {"bytes_waiting", 13}});
@@ -608,7 +646,8 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
   c.steps.clear();
   const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
   for (const char* k : {"client_pid", "client_comm", "connect_ret", "first_syn_ts_ns", "accept_ts_ns", "handshake_ns",
-                        "accept_delay_ns", "queue_len_after_accept", "bytes_before_accept", "accept_fd"}) {
+                        "accept_delay_ns", "queue_len_after_accept", "bytes_before_accept", "accept_fd", "accept_pid",
+                        "accept_tid", "accept_comm", "accept_via", "accept_nonblocking"}) {
     INFO(k);
     CHECK(j.at(k).is_null());
   }
@@ -619,7 +658,7 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
   CHECK(j.at("borrowed_pid") == 5151);
   CHECK(j.at("borrowed_role") == "other");  // the client unseen: the sender is not known to be it
   CHECK(j.at("steps") == json::array());
-  CHECK(j.size() == 38);
+  CHECK(j.size() == 48);
 }
 
 TEST_CASE("explain json: summary", "[explain][json]") {

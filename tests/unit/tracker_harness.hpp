@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -272,6 +273,71 @@ struct ClientFlow {
     return r.event();
   }
 };
+
+// ---- a listener's waiters, its sockets and its acceptors (SO_REUSEPORT, nginx, io_uring) ----
+
+// A listen on 127.0.0.1:<port> by <pid> of socket <sk> with inode <ino>.
+inline events::Event listen_sock(uint64_t ts, uint64_t sk, uint32_t ino, uint32_t pid, std::string_view comm,
+                                 uint16_t port = 10000) {
+  return base(SK_K_LISTEN, ts)
+      .pid(pid)
+      .tid(pid)
+      .comm(comm)
+      .v4("127.0.0.1", port, "0.0.0.0", 0)
+      .sock(sk)
+      .sock_ino(ino)
+      .states(7, 10)
+      .backlog(511)
+      .queue(0, 511)
+      .event();
+}
+// The child of listener <lsk> (inode <ino>) queued, in the client's softirq;
+// the caller adds the waiters (RawEvent::waiter, waiters_read) or none.
+inline RawEvent established_on(uint64_t ts, uint16_t cport, uint64_t lsk, uint32_t ino, uint32_t owner_pid,
+                               uint32_t owner_state = SK_TASK_INTERRUPTIBLE) {
+  return base(SK_K_ESTABLISHED, ts)
+      .pid(kClientPid)
+      .comm("client")
+      .ctx(SK_CTX_SOFTIRQ)
+      .v4("127.0.0.1", 10000, "127.0.0.1", cport)
+      .sock(0x3000 + cport)
+      .lsk(lsk)
+      .sock_ino(ino)
+      .states(3, 1)
+      .queue(1, 511)
+      .owner(owner_pid, owner_state, SK_OWNER_KNOWN | SK_LISTENER_FOUND);
+}
+// accept()/accept4() (syscall number <nr>) by thread <tid> of <pid>; cport 0
+// for the enter and for a failed exit, which name no connection.
+inline RawEvent sys_accept(uint64_t ts, uint8_t phase, uint32_t pid, uint32_t tid, std::string_view comm, int32_t nr,
+                           uint16_t cport = 0, int64_t ret = 0) {
+  return base(SK_SYS_ACCEPT, ts)
+      .pid(pid)
+      .tid(tid)
+      .comm(comm)
+      .phase(phase)
+      .fd(6)
+      .ret(ret)
+      .value(nr)
+      .v4("127.0.0.1", 10000, cport ? "127.0.0.1" : "0.0.0.0", cport)
+      .sock(0x1000);
+}
+// The kernel's dequeue of the child of <lsk>: by a task in accept(), or by
+// io_uring (no syscall record; the ring's task, the CQE's fd or -1).
+inline events::Event kernel_accept(uint64_t ts, uint16_t cport, uint64_t lsk, uint32_t pid, uint32_t tid,
+                                   std::string_view comm, uint8_t via, int32_t fd) {
+  return base(SK_K_ACCEPT, ts)
+      .pid(pid)
+      .tid(tid)
+      .comm(comm)
+      .v4("127.0.0.1", 10000, "127.0.0.1", cport)
+      .sock(0x3000 + cport)
+      .lsk(lsk)
+      .fd(fd)
+      .via(via)
+      .queue(0, 511)
+      .event();
+}
 
 }  // namespace hand
 

@@ -125,7 +125,7 @@ void check_paused(const PausedCase& p) {
   CHECK(c.syns_dropped == 0);
   CHECK(c.synack_retransmits == 0);
   CHECK(c.accepted);
-  CHECK(c.acceptor == Task{p.receiver, "receiver"});
+  CHECK(c.acceptor == Task{p.receiver, "receiver", p.receiver});  // single-threaded: tid = pid
   CHECK(c.accept_fd == 4);
   CHECK(c.queue_len_after_accept == 0);
   CHECK(c.bytes_before_accept == 13);
@@ -318,7 +318,7 @@ TEST_CASE("receiver blocked in accept(): the kernel's work woke it", "[tracker]"
   CHECK(c.completed_by() == CompletedBy::Kernel);
   CHECK(c.listener_state == OwnerState::BlockedInAccept);
   CHECK(c.borrowed == Task{29637, "sender"});
-  CHECK(c.acceptor == Task{29635, "receiver"});
+  CHECK(c.acceptor == Task{29635, "receiver", 29635});
   CHECK(c.queue_len == 1);
   CHECK(c.queue_len_after_accept == 0);
   CHECK(c.bytes_before_accept == 0);
@@ -454,7 +454,7 @@ TEST_CASE("backlog 1: the third SYN is dropped until the receiver accepts", "[tr
   CHECK(third.queue_len == 1);
   CHECK(third.queue_max == 1);
   CHECK(third.outcome == Outcome::Accepted);
-  CHECK(third.acceptor == Task{30057, "receiver"});
+  CHECK(third.acceptor == Task{30057, "receiver", 30057});
   REQUIRE(third.client_task.has_value());
   CHECK(*third.client_task == Task{30063, "sender"});
   CHECK(third.connect_ret == 0);
@@ -970,6 +970,7 @@ Event bind_fails(uint64_t ts, uint16_t port) {
 Event accept_enter_on(uint64_t ts, uint16_t port, uint32_t pid) {
   return base(SK_SYS_ACCEPT, ts)
       .pid(pid)
+      .tid(pid)
       .comm("server")
       .phase(SK_PHASE_ENTER)
       .fd(3)
@@ -980,6 +981,7 @@ Event accept_enter_on(uint64_t ts, uint16_t port, uint32_t pid) {
 Event accept_exit_on(uint64_t ts, uint16_t port, uint16_t cport, uint32_t pid) {
   return base(SK_SYS_ACCEPT, ts)
       .pid(pid)
+      .tid(pid)
       .comm("server")
       .phase(SK_PHASE_EXIT)
       .fd(3)
@@ -1071,14 +1073,14 @@ TEST_CASE("a full table of bound ports drops the least recently active port, not
   CHECK(h.conflicts[2].holder_bound_ns == kT0 + 3000);
 }
 
-TEST_CASE("a full table of accept() waits drops the least recently begun wait, not the lowest port", "[tracker]") {
+TEST_CASE("a full table of accept() waits drops the least recently begun wait, not the lowest thread", "[tracker]") {
   TrackerConfig cfg;
   cfg.max_listeners = 2;
   Harness h(cfg);
   h.add(accept_enter_on(kT0, 10000, 101));
   h.add(accept_enter_on(kT0 + 1000, 10001, 102));
-  h.add(accept_enter_on(kT0 + 2000, 10000, 103));  // another thread waits on 10000: the newest wait
-  h.add(accept_enter_on(kT0 + 3000, 10002, 104));  // full: 10001's wait goes
+  h.add(accept_enter_on(kT0 + 2000, 10000, 103));  // another thread waits on 10000; full: 101's wait goes
+  h.add(accept_enter_on(kT0 + 3000, 10002, 104));  // full: 102's wait goes
   h.add(accept_exit_on(kT0 + 10'000, 10000, 50000, 103));
   h.add(accept_exit_on(kT0 + 11'000, 10001, 50001, 102));
   h.add(accept_exit_on(kT0 + 12'000, 10002, 50002, 104));

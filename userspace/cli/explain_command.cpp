@@ -9,6 +9,7 @@
 
 #include "cli/choices.hpp"
 #include "cli/session.hpp"
+#include "probes/holders.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
 #include "render/mermaid_renderer.hpp"
@@ -59,6 +60,9 @@ int run_explain(const ExplainOptions& opts) {
   auto renderer = chosen(kFormats, opts.json ? "json" : opts.format)(std::cout);
   track::TrackerConfig cfg;
   cfg.pending_timeout_ns = static_cast<uint64_t>(opts.timeout_s * 1e9);
+  // Each listen and connection story names every process holding its
+  // listener (a fork after listen(), SCM_RIGHTS), from /proc as it is told.
+  cfg.holders = probes::socket_holders;
   uint64_t listens = 0, failed_binds = 0;
   track::Tracker tracker(cfg, monotonic_ns,
                          track::Sink{

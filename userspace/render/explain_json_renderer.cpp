@@ -3,9 +3,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/names.hpp"
 #include "render/json_writer.hpp"
+#include "render/renderer.hpp"
 #include "render/story_words.hpp"
 
 namespace sockscope::render {
@@ -61,10 +63,15 @@ void step_facts(JsonWriter& w, const Step& s) {
       w.field("queue_max", s.queue_max);
       break;
     case StepKind::ConnectExit:
-    case StepKind::AcceptExit:
       w.field("ret", s.ret);
       field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(static_cast<int>(-s.ret)) : std::string());
       break;
+    case StepKind::AcceptExit:
+      w.field("ret", s.ret);
+      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(static_cast<int>(-s.ret)) : std::string());
+      w.field("nonblocking", s.nonblocking);
+      break;
+    case StepKind::AcceptEnter: w.field("nonblocking", s.nonblocking); break;
     case StepKind::Dequeued:
       w.field("queue_len", s.queue_len);
       w.field("queue_max", s.queue_max);
@@ -89,8 +96,7 @@ void step_facts(JsonWriter& w, const Step& s) {
       field_or_null(w, "so_errno", s.so_error != 0, s.so_error != 0 ? events::errno_name(s.so_error) : std::string());
       break;
     case StepKind::ListenerClosed:
-    case StepKind::ConnectEnter:
-    case StepKind::AcceptEnter: break;
+    case StepKind::ConnectEnter: break;
   }
 }
 
@@ -144,6 +150,13 @@ void client_side_object(JsonWriter& w, const Connection& c) {
   w.end_object();
 }
 
+void pids_array(JsonWriter& w, std::string_view k, const std::vector<uint32_t>& pids) {
+  w.key(k);
+  w.begin_array_value();
+  for (uint32_t pid : pids) w.value(pid);
+  w.end_array();
+}
+
 void steps_array(JsonWriter& w, const Connection& c) {
   w.key("steps");
   w.begin_array_value();
@@ -194,6 +207,8 @@ void ExplainJsonRenderer::listener(const track::Listener& l) {
   JsonWriter w(line_);
   record_head(w, "listen", l.listen_ns, l.netns, l.local, l.owner);
   w.field("backlog", l.backlog);
+  field_or_null(w, "ino", l.ino != 0, l.ino);
+  pids_array(w, "listener_pids", l.pids);
   w.field("backend", events::backend_name(l.backend));
   w.field("explanation", describe(l));
   w.end_object();
@@ -233,6 +248,18 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   field_or_null(w, "rx_ifname", !c.rx_ifname.empty(), std::string_view(c.rx_ifname));
   task_fields(w, "listener_pid", "listener_comm", c.listener ? &c.listener->owner : nullptr);
   w.field("listener_state", track::owner_state_name(c.listener_state));
+  field_or_null(w, "listener_ino", c.listener_ino != 0, c.listener_ino);
+  pids_array(w, "listener_pids", c.listener_pids);
+  w.key("waiters");
+  if (c.waiters) {
+    std::vector<events::Waiter> hows;
+    for (const track::WaiterFact& f : *c.waiters) hows.push_back(f.how);
+    write_waiters(w, hows);
+  } else {
+    w.null();
+  }
+  field_or_null(w, "waiters_complete", c.waiters.has_value(), c.waiters_complete);
+  field_or_null(w, "idle_epoll", c.waiters.has_value(), c.idle_epoll);
   task_fields(w, "client_pid", "client_comm", c.client_task ? &*c.client_task : nullptr);
   field_or_null(w, "connect_ret", c.connect_ret.has_value(), c.connect_ret.value_or(0));
   w.field("syns", c.syns);
@@ -247,7 +274,13 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   w.field("queue_max", c.queue_max);
   field_or_null(w, "queue_len_after_accept", c.accepted, c.queue_len_after_accept);
   field_or_null(w, "bytes_before_accept", c.accepted, c.bytes_before_accept);
-  field_or_null(w, "accept_fd", c.accepted, c.accept_fd);
+  field_or_null(w, "accept_fd", c.accepted && c.accept_fd >= 0, c.accept_fd);
+  field_or_null(w, "accept_pid", c.accepted, c.acceptor.pid);
+  field_or_null(w, "accept_tid", c.accepted && c.acceptor.tid != 0, c.acceptor.tid);
+  field_or_null(w, "accept_comm", c.accepted, std::string_view(c.acceptor.comm));
+  const std::string_view via = track::accept_via_name(c.accept_via);
+  field_or_null(w, "accept_via", c.accepted && !via.empty(), via);
+  field_or_null(w, "accept_nonblocking", c.accepted, c.accept_nonblocking);
   w.key("backends");
   w.begin_object_value();
   backend_or_null(w, "syn_recv", c.backends.syn_recv);

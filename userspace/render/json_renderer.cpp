@@ -65,6 +65,11 @@ void JsonRenderer::event(const Event& e) {
         w.field("owner_state", events::task_state_name(e.owner_state));
         w.field("owner_in_accept", static_cast<bool>(e.owner_flags & events::kOwnerInAccept));
       }
+      if (e.waiters.read) {  // who waited on the listener then (absent: not read)
+        w.key("waiters");
+        write_waiters(w, e.waiters.tasks());
+        w.field("waiters_complete", !e.waiters.truncated() && !e.waiters.unknown_entries());
+      }
       break;
     case Layer::Packet:
       w.field("dir", events::dir_name(e.dir));

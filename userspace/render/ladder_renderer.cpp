@@ -86,10 +86,13 @@ void LadderRenderer::connection(const Connection& c) {
   os_ << "connection " << c.client.str() << " -> " << c.server.str() << " (" << track::outcome_name(c.outcome) << ")\n";
   const std::string client = c.client_task ? task_title("client", *c.client_task) : "client";
   // A client-only story is the client host's: its kernel's column, and a
-  // server this trace did not see.
-  const std::string server = c.client_only ? "server (not seen here)"
-                             : c.listener  ? task_title("server", c.listener->owner)
-                                           : "server";
+  // server this trace did not see. Otherwise the server is the process that
+  // accepted the connection, which may not be the one that called listen()
+  // (nginx's workers, a forked pool).
+  const std::string server = c.client_only                  ? "server (not seen here)"
+                             : c.accepted && c.acceptor.pid ? task_title("server", c.acceptor)
+                             : c.listener                   ? task_title("server", c.listener->owner)
+                                                            : "server";
   const char* kernel = c.client_only ? "kernel (client host)" : "kernel (server host)";
   put_line(os_, cell(fmt::format("{:>{}}", "time", kTimeWidth), kTimeWidth + 2) + cell(client, kClientWidth) +
                     cell(kernel, kKernelWidth) + server);

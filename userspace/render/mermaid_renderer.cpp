@@ -53,7 +53,10 @@ void MermaidRenderer::listener(const track::Listener& l) { os_ << "%% " << sanit
 void MermaidRenderer::bind_conflict(const track::BindConflict& b) { os_ << "%% " << sanitize(describe(b)) << '\n'; }
 
 void MermaidRenderer::connection(const Connection& c) {
-  const std::optional<track::Task> server = c.listener ? std::optional(c.listener->owner) : std::nullopt;
+  // The accepting process, else the one that called listen().
+  const std::optional<track::Task> server = c.accepted && c.acceptor.pid ? std::optional(c.acceptor)
+                                            : c.listener                 ? std::optional(c.listener->owner)
+                                                                         : std::nullopt;
   std::string out = "sequenceDiagram\n";
   out += "participant C as " + sanitize(fmt::format("client {}{}", c.client.str(), who(c.client_task))) + '\n';
   if (c.client_only) {  // the client host's story: its kernel, and a server this trace did not see

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "events/names.hpp"
 #include "render/json_writer.hpp"
 
 namespace sockscope::render {
@@ -24,6 +25,19 @@ void write_summary(JsonWriter& w, const Summary& s) {
   w.field("tracked_full", s.lost.tracked_full);
   w.field("undecodable", s.lost.undecodable);
   w.end_object();
+}
+
+void write_waiters(JsonWriter& w, std::span<const events::Waiter> waiters) {
+  w.begin_array_value();
+  for (const events::Waiter& t : waiters) {
+    w.begin_object();
+    w.field("pid", t.pid);
+    w.field("tid", t.tid);
+    w.field("comm", t.comm_view());
+    w.field("how", events::wait_how_name(t));
+    w.end_object();
+  }
+  w.end_array();
 }
 
 }  // namespace sockscope::render

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ class JsonWriter;
 // "lost_total" and "lost" ({"ringbuf_full":…,"inflight_full":…,
 // "tracked_full":…,"undecodable":…}), for trace's and explain's summaries alike.
 void write_summary(JsonWriter& w, const Summary& s);
+// Tasks waiting on a socket as a JSON array value (after a key()), each
+// {"pid":…,"tid":…,"comm":…,"how":…} (`how`: events::wait_how_name), for
+// trace's established records and explain's connections alike.
+void write_waiters(JsonWriter& w, std::span<const events::Waiter> waiters);
 
 class Renderer {
  public:

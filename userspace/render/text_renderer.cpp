@@ -47,6 +47,21 @@ std::string owner(const Event& e) {
   return s;
 }
 
+// "; waiting: nginx/123 epoll_wait, nginx/124 epoll_wait", "; waiting:
+// nobody"; nothing when the wait queue was not read.
+std::string waiting(const Event& e) {
+  if (!e.waiters.read) return "";
+  std::string s = "; waiting:";
+  if (e.waiters.count == 0) s += " nobody";
+  for (uint8_t i = 0; i < e.waiters.count; ++i) {
+    const events::Waiter& w = e.waiters.list[i];
+    s += fmt::format("{} {}/{} {}", i ? "," : "", w.comm_view(), w.pid, events::wait_how_name(w));
+  }
+  if (e.waiters.truncated() || e.waiters.unknown_entries()) s += " (incomplete)";
+  if (e.waiters.idle_epoll()) s += "; an idle epoll watches it";
+  return s;
+}
+
 }  // namespace
 
 std::string TextRenderer::details(const Event& e) {
@@ -58,7 +73,10 @@ std::string TextRenderer::details(const Event& e) {
       if (e.phase == Phase::Enter) return fmt::format("fd={} to {} ...", e.fd, remote(e));
       return fmt::format("fd={} {} -> {}{}", e.fd, local(e), remote(e), result(e));
     case Kind::SysAccept:
+      // A nonblocking accept returns at once, with a connection or EAGAIN.
+      if (e.phase == Phase::Enter && e.nonblocking()) return fmt::format("fd={} on {} nonblocking", e.fd, local(e));
       if (e.phase == Phase::Enter) return fmt::format("fd={} on {} waiting ...", e.fd, local(e));
+      if (e.ret < 0 && e.nonblocking()) return fmt::format("fd={} on {} nonblocking{}", e.fd, local(e), result(e));
       if (e.fd < 0 && e.ret >= 0)
         return fmt::format("{} <- {}{} (began before tracing)", local(e), remote(e), result(e));
       return fmt::format("fd={} {} <- {}{}", e.fd, local(e), remote(e), result(e));
@@ -72,8 +90,8 @@ std::string TextRenderer::details(const Event& e) {
       return fmt::format("{} <- {} SYN in: request socket, SYN-ACK follows; {}{}", local(e), remote(e), queue(e),
                          owner(e));
     case Kind::Established:
-      return fmt::format("{} <- {} final ACK in: child ESTABLISHED and queued, {}{}", local(e), remote(e), queue(e),
-                         owner(e));
+      return fmt::format("{} <- {} final ACK in: child ESTABLISHED and queued, {}{}{}", local(e), remote(e), queue(e),
+                         owner(e), waiting(e));
     case Kind::Accept:
       return fmt::format("{} <- {} child taken off the accept queue, {}, {} bytes already received", local(e),
                          remote(e), queue(e), e.rx_queued);

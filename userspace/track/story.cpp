@@ -15,8 +15,46 @@ std::string_view owner_state_name(OwnerState s) {
     case OwnerState::Running: return "running";
     case OwnerState::Sleeping: return "sleeping";
     case OwnerState::Dead: return "dead";
+    case OwnerState::WaitingInEpoll: return "waiting_in_epoll";
+    case OwnerState::WaitingInPoll: return "waiting_in_poll";
+    case OwnerState::WaitingInIoUring: return "waiting_in_io_uring";
   }
   return "unknown";
+}
+
+std::optional<OwnerState> classify_waiters(const std::vector<WaiterFact>& waiters) {
+  bool epoll = false, poll = false, io_uring = false;
+  for (const WaiterFact& w : waiters) {
+    switch (events::wait_kind(w.how)) {
+      case events::WaitKind::Accept: return OwnerState::BlockedInAccept;
+      case events::WaitKind::Epoll: epoll = true; break;
+      case events::WaitKind::Poll: poll = true; break;
+      case events::WaitKind::IoUring: io_uring = true; break;
+      case events::WaitKind::Connect:
+      case events::WaitKind::Unknown: break;
+    }
+  }
+  if (epoll) return OwnerState::WaitingInEpoll;
+  if (poll) return OwnerState::WaitingInPoll;
+  if (io_uring) return OwnerState::WaitingInIoUring;
+  return std::nullopt;
+}
+
+std::string_view accept_via_name(AcceptVia v) {
+  switch (v) {
+    case AcceptVia::Accept: return "accept";
+    case AcceptVia::Accept4: return "accept4";
+    case AcceptVia::IoUring: return "io_uring";
+    case AcceptVia::Unknown: break;
+  }
+  return "";
+}
+
+AcceptVia accept_via_of_syscall(int32_t nr) {
+  const std::string_view name = events::wait_syscall_name(nr);
+  if (name == "accept") return AcceptVia::Accept;
+  if (name == "accept4") return AcceptVia::Accept4;
+  return AcceptVia::Unknown;
 }
 
 OwnerState classify_owner(uint32_t state, uint8_t owner_flags) {

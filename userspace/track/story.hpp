@@ -29,8 +29,29 @@ struct Endpoint {
 struct Task {
   uint32_t pid = 0;
   std::string comm;
+  uint32_t tid = 0;  // the thread, when the record named it (0: unknown)
   bool operator==(const Task&) const = default;
 };
+
+// A task that was waiting on the listener when the kernel queued a
+// connection: who, and how (the kernel's own entry: via, syscall, state;
+// events::wait_how_name and events::wait_kind say what it was).
+struct WaiterFact {
+  Task task;
+  events::Waiter how;
+  bool operator==(const WaiterFact&) const = default;
+};
+
+// How the accepting task took the connection off the queue.
+enum class AcceptVia : uint8_t {
+  Unknown,  // the syscall's record was not seen, or named no syscall
+  Accept,   // accept()
+  Accept4,  // accept4()
+  IoUring,  // an io_uring IORING_OP_ACCEPT: no accept syscall at all
+};
+std::string_view accept_via_name(AcceptVia v);  // "accept", "accept4", "io_uring"; "" when unknown
+// From a SysAccept record's syscall number (Event::value).
+AcceptVia accept_via_of_syscall(int32_t nr);
 
 // The listener owner's state at the moment the handshake completed, read by
 // the BPF program from the owner's task_struct (not from /proc afterwards).
@@ -38,14 +59,22 @@ enum class OwnerState : uint8_t {
   Unknown,          // owner not known (listening began before tracing)
   Stopped,          // __TASK_STOPPED: SIGSTOP, SIGTSTP, job control
   Traced,           // __TASK_TRACED: stopped under ptrace (a debugger)
-  BlockedInAccept,  // a thread of the owner was blocked in accept() on this listener
+  BlockedInAccept,  // a thread of the owner (or, waiters read, any task) was blocked in accept() on this listener
   Running,          // on a CPU or runnable
   Sleeping,         // blocked elsewhere (not in accept() on this listener)
   Dead,             // exiting
+  // Decided from the listener's waiters (Connection::waiters), when read:
+  WaitingInEpoll,    // no task in accept(); one waited in epoll_wait() on an epoll instance watching it
+  WaitingInPoll,     // no task in accept() or epoll; one waited in poll()/ppoll()/select()/pselect6() on it
+  WaitingInIoUring,  // only an io_uring request was armed on it
 };
 std::string_view owner_state_name(OwnerState s);  // "stopped", "blocked_in_accept", ...
 // From the BPF record's owner_state (task __state) and owner_flags.
 OwnerState classify_owner(uint32_t task_state, uint8_t owner_flags);
+// From the listener's waiters, the strongest first: any in accept(), else
+// epoll, else poll/select, else io_uring; nullopt when none of them says
+// (no waiters, or only kinds sockscope cannot name).
+std::optional<OwnerState> classify_waiters(const std::vector<WaiterFact>& waiters);
 
 // Which column of the ladder a step belongs to.
 enum class Lane : uint8_t { Client, Kernel, Server };
@@ -61,8 +90,8 @@ enum class StepKind : uint8_t {
   SynackRetransmit,  // the SYN-ACK timer fired: queue_len, queue_max (the listener's then)
   ConnectEnter,      // connect() called
   ConnectExit,       // connect() returned: ret
-  AcceptEnter,       // accept() called (waiting on the listener)
-  AcceptExit,        // accept() returned: ret
+  AcceptEnter,       // accept() called (waiting on the listener unless nonblocking): accept_via, nonblocking
+  AcceptExit,        // accept() returned: ret, accept_via, nonblocking
   Dequeued,          // the child taken off the accept queue: queue_len, queue_max (after), bytes_waiting
   Packet,            // a TCP segment at the server host: tcp_flags, payload_len, syn_dropped (+ queue then)
   // The client's half (track/tracker_client.cpp):
@@ -84,15 +113,17 @@ struct Step {
   Task task;                                              // whose context the step ran in
   events::Backend backend = events::Backend::Tracepoint;  // of the record that made the step
 
-  uint8_t old_state = 0, new_state = 0;   // ChildState, ClientState: TCP states (TCP_ESTABLISHED, ...)
-  uint8_t tcp_flags = 0;                  // Packet
-  uint16_t payload_len = 0;               // Packet
-  bool syn_dropped = false;               // Packet: a SYN the kernel dropped because the accept queue was full
-  uint32_t queue_len = 0, queue_max = 0;  // the accept queue, for the kinds above; a dropped SYN's at the drop
-  int64_t ret = 0;                        // ConnectExit, AcceptExit: the return value (-errno on failure)
-  uint32_t bytes_waiting = 0;             // Dequeued: bytes already received, unread
-  std::optional<uint32_t> waiters;        // ClientEstablished: tasks waiting on the socket (nullopt: not read)
-  int32_t so_error = 0;                   // Getsockopt: the error read (0: connected)
+  uint8_t old_state = 0, new_state = 0;       // ChildState, ClientState: TCP states (TCP_ESTABLISHED, ...)
+  uint8_t tcp_flags = 0;                      // Packet
+  uint16_t payload_len = 0;                   // Packet
+  bool syn_dropped = false;                   // Packet: a SYN the kernel dropped because the accept queue was full
+  uint32_t queue_len = 0, queue_max = 0;      // the accept queue, for the kinds above; a dropped SYN's at the drop
+  int64_t ret = 0;                            // ConnectExit, AcceptExit: the return value (-errno on failure)
+  uint32_t bytes_waiting = 0;                 // Dequeued: bytes already received, unread
+  bool nonblocking = false;                   // AcceptEnter, AcceptExit: the listener's file was O_NONBLOCK
+  AcceptVia accept_via = AcceptVia::Unknown;  // AcceptEnter, AcceptExit: accept() or accept4()
+  std::optional<uint32_t> waiters;            // ClientEstablished: tasks waiting on the socket (nullopt: not read)
+  int32_t so_error = 0;                       // Getsockopt: the error read (0: connected)
 
   bool operator==(const Step&) const = default;
 };
@@ -139,7 +170,11 @@ struct Listener {
   uint32_t backlog = 0;  // effective (sk_max_ack_backlog)
   uint64_t listen_ns = 0;
   uint64_t sock = 0;
+  uint32_t ino = 0;                                       // the listening socket's inode (0: unknown)
   events::Backend backend = events::Backend::Tracepoint;  // of the listen record, when listen() was seen
+  // Processes holding the listening socket when the story was told: the
+  // caller and whatever TrackerConfig::holders found (sorted, unique).
+  std::vector<uint32_t> pids;
 };
 
 // A bind() that failed because another socket held the address.
@@ -212,6 +247,15 @@ struct Connection {
   Task borrowed;          // the task whose context that ran in
   std::string rx_ifname;  // where the server host received the client's packets ("lo", "veth-rx")
   OwnerState listener_state = OwnerState::Unknown;
+  // Every task waiting on the listener's wait queue at that moment
+  // (nullopt: not read, so unknown; empty: nobody waited).
+  std::optional<std::vector<WaiterFact>> waiters;
+  bool waiters_complete = false;  // read, and neither truncated nor holding entries sockscope cannot name
+  bool idle_epoll = false;        // an epoll instance watched the listener with nobody in epoll_wait()
+  uint32_t listener_ino = 0;      // the listening socket's inode (0: unknown)
+  // Processes holding the listener: the listen() caller, every waiter, the
+  // acceptor, and what TrackerConfig::holders found (sorted, unique tgids).
+  std::vector<uint32_t> listener_pids;
   uint32_t queue_len = 0;  // accept queue length with this connection in it
   uint32_t queue_max = 0;
   KernelBackends backends;
@@ -219,7 +263,9 @@ struct Connection {
   // accept() took it off the queue.
   bool accepted = false;
   uint64_t accept_ns = 0;
-  Task acceptor;
+  Task acceptor;  // with its thread when seen
+  AcceptVia accept_via = AcceptVia::Unknown;
+  bool accept_nonblocking = false;  // the accept() that returned it was on an O_NONBLOCK file
   int32_t accept_fd = -1;
   uint32_t queue_len_after_accept = 0;
   uint32_t bytes_before_accept = 0;  // already in the receive queue at accept()

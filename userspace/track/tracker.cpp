@@ -29,6 +29,13 @@ constexpr uint8_t kEstablished = TCP_ESTABLISHED, kSynSent = TCP_SYN_SENT, kSynR
 using detail::local_ep;
 using detail::remote_ep;
 using detail::task_of;
+// With its thread: the acceptor, whose thread the waiters name too.
+Task thread_of(const Event& e) { return {e.pid, std::string(e.comm_view()), e.tid}; }
+
+void sort_unique(std::vector<uint32_t>& v) {
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
 
 // Per process (see Tracker::KeyHash), and the same for every table all along.
 uint64_t hash_seed() {
@@ -69,6 +76,7 @@ Tracker::Tracker(TrackerConfig cfg, Clock clock, Sink sink)
     : cfg_(cfg),
       clock_(std::move(clock)),
       sink_(std::move(sink)),
+      listener_socks_(cfg.max_listeners),
       listeners_(cfg.max_listeners),
       bound_(cfg.max_listeners),
       accept_waits_(cfg.max_listeners),
@@ -131,13 +139,20 @@ void Tracker::on_listen(const Event& e) {
   l.backlog = e.backlog;
   l.listen_ns = e.ts_ns;
   l.sock = e.sock;
+  l.ino = e.sock_ino;
   l.backend = e.backend;
   const PortKey k{e.netns, e.sport};
   listeners_.insert_or_assign(k, l);
+  if (e.sock) listener_socks_.insert_or_assign(e.sock, l);
   auto& b = bound_.try_emplace(k).first->second;
   if (b.sock != e.sock) b = Bound{e.sock, l.owner, e.ts_ns, true};
   b.listening = true;
-  if (sink_.listener) sink_.listener(l);
+  if (sink_.listener) {
+    std::vector<uint32_t> pids;
+    if (l.owner.pid) pids.push_back(l.owner.pid);
+    l.pids = holders_of(l.ino, std::move(pids));
+    sink_.listener(l);
+  }
 }
 
 void Tracker::on_sys_close(const Event& e) {
@@ -153,12 +168,20 @@ void Tracker::on_sys_close(const Event& e) {
 void Tracker::on_state(const Event& e) {
   const PortKey k{e.netns, e.sport};
   if (e.old_state == kListen && e.new_state == kClose) {
-    if (auto it = listeners_.peek(k); it != listeners_.end() && it->second.sock == e.sock) listeners_.erase(it);
+    listener_socks_.erase(e.sock);
+    if (auto it = listeners_.peek(k); it != listeners_.end() && it->second.sock == e.sock) {
+      listeners_.erase(it);
+      // Another listener on the port (a reuseport group, the other family)
+      // serves records that name none. Closing a listener is rare: a scan.
+      for (const auto& [sock, l] : listener_socks_)
+        if (l.netns == e.netns && l.local.port == e.sport) listeners_.insert_or_assign(k, l);
+    }
     if (auto it = bound_.peek(k); it != bound_.end() && it->second.sock == e.sock) bound_.erase(it);
-    accept_waits_.erase(k);
-    // inet_csk_listen_stop resets whatever is still queued.
+    // inet_csk_listen_stop resets whatever is still queued on this listener.
     for (auto& [key, o] : connections_) {
       if (key.netns != e.netns || key.server.port != e.sport || o.decided || o.c.client_only) continue;
+      const uint64_t lsk = o.lsk ? o.lsk : o.c.listener ? o.c.listener->sock : 0;
+      if (lsk && e.sock && lsk != e.sock) continue;  // queued on another listener of the port
       add_step(o, e, Lane::Server, Step::Arrow::None, StepKind::ListenerClosed);
       decide(o, o.c.established && !o.c.accepted ? Outcome::ListenerClosed : Outcome::Closed);
     }
@@ -207,6 +230,7 @@ void Tracker::on_syn_recv(const Event& e) {
       if (it->second != 0 && (netns == 0 || it->second < netns)) netns = it->second;
   }
   Open& o = get_fresh({server, client, netns}, e.ts_ns);
+  attach_listener(o, e);
   if (o.c.first_syn_ns == 0) o.c.first_syn_ns = e.ts_ns;  // no packet record for the SYN
   o.c.backends.syn_recv = e.backend;
   add_step(o, e, Lane::Kernel, Step::Arrow::None, StepKind::SynRecv, e.queue_len, e.queue_max);
@@ -223,7 +247,7 @@ void Tracker::on_established(const Event& e) {
   c.queue_len = e.queue_len;
   c.queue_max = e.queue_max;
   c.backends.established = e.backend;
-  c.listener_state = classify_owner(e.owner_state, e.owner_flags);
+  attach_listener(o, e);
   if (!c.listener && e.owner_known()) {
     // Listening began before tracing: the kernel still knows the owner.
     Listener l;
@@ -231,7 +255,25 @@ void Tracker::on_established(const Event& e) {
     l.local = local_ep(e);
     l.owner = Task{e.owner_pid, ""};
     l.backlog = e.queue_max;
+    l.sock = e.lsk;
+    l.ino = e.sock_ino;
     c.listener = l;
+  }
+  if (e.sock_ino)
+    c.listener_ino = e.sock_ino;
+  else if (!c.listener_ino && c.listener)
+    c.listener_ino = c.listener->ino;
+  c.listener_state = classify_owner(e.owner_state, e.owner_flags);
+  if (e.waiters.read) {
+    std::vector<WaiterFact> waiters;
+    for (const events::Waiter& w : e.waiters.tasks())
+      waiters.push_back(WaiterFact{Task{w.pid, std::string(w.comm_view()), w.tid}, w});
+    c.waiters_complete = !e.waiters.truncated() && !e.waiters.unknown_entries();
+    c.idle_epoll = e.waiters.idle_epoll();
+    // Who waited says more than the owner's own state; with nobody waiting,
+    // the owner's state is what there is to say.
+    if (auto from_waiters = classify_waiters(waiters)) c.listener_state = *from_waiters;
+    c.waiters = std::move(waiters);
   }
   add_step(o, e, Lane::Kernel, Step::Arrow::None, StepKind::Established, e.queue_len, e.queue_max);
 }
@@ -281,40 +323,50 @@ void Tracker::on_sys_connect(const Event& e) {
 }
 
 void Tracker::on_sys_accept(const Event& e) {
-  const PortKey k{e.netns, e.sport};
   if (e.phase == Phase::Enter) {
-    accept_waits_.insert_or_assign(k, AcceptWait{e.ts_ns, task_of(e)});
+    accept_waits_.insert_or_assign(e.tid,
+                                   AcceptWait{e.ts_ns, task_of(e), e.nonblocking(), accept_via_of_syscall(e.value)});
     return;
   }
   std::optional<AcceptWait> wait;
-  if (auto it = accept_waits_.peek(k); it != accept_waits_.end()) {
+  if (auto it = accept_waits_.peek(e.tid); it != accept_waits_.end()) {
     wait = it->second;
     accept_waits_.erase(it);
   }
+  // A failed accept (a nonblocking one's EAGAIN: nothing queued) took no connection.
   if (e.ret < 0) return;
   Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
   Connection& c = o.c;
   c.accepted = true;
   c.accept_ns = e.ts_ns;
-  c.acceptor = task_of(e);
+  c.acceptor = thread_of(e);
   c.accept_fd = static_cast<int32_t>(e.ret);
+  c.accept_via = accept_via_of_syscall(e.value);
+  if (c.accept_via == AcceptVia::Unknown && wait) c.accept_via = wait->via;
+  c.accept_nonblocking = e.nonblocking() || (wait && wait->nonblocking);
+  const uint32_t flags = accept_flags(c.accept_nonblocking, c.accept_via);
   if (wait && wait->ts_ns <= e.ts_ns)
     add_step(o, wait->ts_ns, Lane::Server, Step::Arrow::None, StepKind::AcceptEnter, events::ExecCtx::Process, e.cpu,
-             wait->task.pid, wait->task.comm, e.backend);
-  add_step(o, e, Lane::Server, Step::Arrow::None, StepKind::AcceptExit, static_cast<uint32_t>(e.ret));
+             wait->task.pid, wait->task.comm, e.backend, flags);
+  add_step(o, e, Lane::Server, Step::Arrow::None, StepKind::AcceptExit, static_cast<uint32_t>(e.ret), flags);
   decide(o, Outcome::Accepted);
 }
 
 void Tracker::on_accept(const Event& e) {
   Open& o = get_or_create({local_ep(e), remote_ep(e), e.netns}, e.ts_ns);
+  attach_listener(o, e);
   Connection& c = o.c;
   c.queue_len_after_accept = e.queue_len;
   c.bytes_before_accept = e.rx_queued;
-  if (!c.accepted) {  // the syscall's own record was not seen
+  // io_uring's accept makes no syscall: this record is all there is of it,
+  // in the ring's task, with the CQE's fd when known.
+  const bool io_uring = e.via == events::WaitVia::IoUring;
+  if (!c.accepted || io_uring) {  // the syscall's own record was not seen (yet)
     c.accepted = true;
     c.accept_ns = e.ts_ns;
-    c.acceptor = task_of(e);
+    c.acceptor = thread_of(e);
     c.accept_fd = e.fd;
+    if (io_uring) c.accept_via = AcceptVia::IoUring;
   }
   c.backends.accept = e.backend;
   add_step(o, e, Lane::Kernel, Step::Arrow::None, StepKind::Dequeued, e.queue_len, e.rx_queued, e.queue_max);
@@ -372,6 +424,37 @@ void Tracker::on_packet(const Event& e) {
 }
 
 // ---- bookkeeping ----
+
+// The listener a child's record names (lsk) when it is known; else the
+// latest on the port, as for records that name none.
+std::optional<Listener> Tracker::listener_for(uint32_t netns, uint16_t port, uint64_t lsk) {
+  if (lsk)
+    if (auto it = listener_socks_.find(lsk); it != listener_socks_.end()) return it->second;
+  if (auto it = listeners_.find({netns, port}); it != listeners_.end()) return it->second;
+  return std::nullopt;
+}
+
+void Tracker::attach_listener(Open& o, const Event& e) {
+  // The record's own inode is the listener's, whatever this trace knows of it.
+  if (e.sock_ino && !o.c.listener_ino) o.c.listener_ino = e.sock_ino;
+  if (!e.lsk) return;  // get_or_create chose by port already
+  o.lsk = e.lsk;
+  if (auto l = listener_for(e.netns, e.sport, e.lsk)) o.c.listener = std::move(l);
+  if (o.c.listener && !o.c.listener_ino) o.c.listener_ino = o.c.listener->ino;
+}
+
+std::vector<uint32_t> Tracker::holders_of(uint32_t ino, std::vector<uint32_t> pids) const {
+  if (ino && cfg_.holders) {
+    const std::vector<uint32_t> more = cfg_.holders(ino);
+    pids.insert(pids.end(), more.begin(), more.end());
+  }
+  sort_unique(pids);
+  return pids;
+}
+
+uint32_t Tracker::accept_flags(bool nonblocking, AcceptVia via) {
+  return (nonblocking ? 1u : 0u) | static_cast<uint32_t>(via) << 1;
+}
 
 Tracker::FlowKey Tracker::key_of(const Open& o) { return {o.c.server, o.c.client, o.c.netns}; }
 
@@ -497,8 +580,16 @@ Step Tracker::to_step(const StepRec& r, const std::vector<Task>& tasks) {
       s.queue_len = r.a;
       s.queue_max = r.b;
       break;
-    case StepKind::ConnectExit:
-    case StepKind::AcceptExit: s.ret = static_cast<int32_t>(r.a); break;
+    case StepKind::ConnectExit: s.ret = static_cast<int32_t>(r.a); break;
+    case StepKind::AcceptExit:
+      s.ret = static_cast<int32_t>(r.a);
+      s.nonblocking = r.b & 1;
+      s.accept_via = static_cast<AcceptVia>(r.b >> 1);
+      break;
+    case StepKind::AcceptEnter:
+      s.nonblocking = r.a & 1;
+      s.accept_via = static_cast<AcceptVia>(r.a >> 1);
+      break;
     case StepKind::Dequeued:
       s.queue_len = r.a;
       s.bytes_waiting = r.b;
@@ -521,8 +612,7 @@ Step Tracker::to_step(const StepRec& r, const std::vector<Task>& tasks) {
       s.so_error = static_cast<int32_t>(r.b);
       break;
     case StepKind::ListenerClosed:
-    case StepKind::ConnectEnter:
-    case StepKind::AcceptEnter: break;
+    case StepKind::ConnectEnter: break;
   }
   return s;
 }
@@ -537,6 +627,13 @@ void Tracker::tell(Connections::iterator it, Outcome undecided_as) {
   c.steps.clear();
   c.steps.reserve(recs.size());
   for (const StepRec& r : recs) c.steps.push_back(to_step(r, it->second.tasks));
+  std::vector<uint32_t> pids;
+  if (c.listener && c.listener->owner.pid) pids.push_back(c.listener->owner.pid);
+  if (c.waiters)
+    for (const WaiterFact& w : *c.waiters)
+      if (w.task.pid) pids.push_back(w.task.pid);
+  if (c.accepted && c.acceptor.pid) pids.push_back(c.acceptor.pid);
+  c.listener_pids = holders_of(c.listener_ino, std::move(pids));
   ++stats_.told;
   if (c.outcome == Outcome::Evicted) ++stats_.evicted;
   if (sink_.connection) sink_.connection(c);

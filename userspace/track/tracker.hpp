@@ -36,6 +36,11 @@ struct TrackerConfig {
   std::size_t max_connections = 8192;
   std::size_t max_listeners = 16384;
   std::size_t max_steps = 64;
+  // The processes (tgids) that hold a socket, by its inode, asked when a
+  // listen or connection story is about to be told, so that a listener shared
+  // after listen() (fork, SCM_RIGHTS) names every holder. Unset: none asked.
+  // The tool scans /proc (probes/holders.hpp); the tests give a fake.
+  std::function<std::vector<uint32_t>(uint32_t ino)> holders;
 };
 
 struct Sink {
@@ -91,9 +96,11 @@ class Tracker {
     uint64_t ts_ns = 0;
     bool listening = false;
   };
-  struct AcceptWait {
+  struct AcceptWait {  // an accept() that began, by thread, until it returns
     uint64_t ts_ns = 0;
     Task task;
+    bool nonblocking = false;
+    AcceptVia via = AcceptVia::Unknown;
   };
   // A step as the tracker holds it until the story is told: what happened
   // and its numbers, 32 bytes; it becomes a Step once, when told. The tasks
@@ -102,7 +109,8 @@ class Tracker {
   // SynRecv, Established, SynackRetransmit: queue length, its max.
   // ClientEstablished: old state, new state, waiters read ? their count + 1 : 0.
   // Getsockopt: the return value, the error read.
-  // ConnectExit, AcceptExit: the return value. Dequeued: left in the queue,
+  // ConnectExit: the return value. AcceptEnter: accept_flags(); AcceptExit:
+  // the return value, accept_flags(). Dequeued: left in the queue,
   // bytes waiting, the queue's max. Packet: TCP flags | payload << 8; the
   // queue length and max when the SYN was dropped (else 0, 0).
   struct StepRec {
@@ -123,6 +131,7 @@ class Tracker {
     std::vector<StepRec> steps;
     std::vector<Task> tasks;
     bool decided = false;
+    uint64_t lsk = 0;  // the listening socket its records named (0: none did)
     uint64_t tell_after = 0;
     std::list<Open*>::iterator decided_at;  // its place in decided_, once decided
   };
@@ -162,6 +171,10 @@ class Tracker {
   void adopt_client_half(Open& o);
   void undecide(Open& o);
 
+  void attach_listener(Open& o, const events::Event& e);
+  std::optional<Listener> listener_for(uint32_t netns, uint16_t port, uint64_t lsk);
+  std::vector<uint32_t> holders_of(uint32_t ino, std::vector<uint32_t> pids) const;
+  static uint32_t accept_flags(bool nonblocking, AcceptVia via);
   static FlowKey key_of(const Open& o);
   Open* find(const FlowKey& k);
   Open* find_any_netns(const Endpoint& server, const Endpoint& client, uint32_t prefer_netns);
@@ -185,9 +198,15 @@ class Tracker {
   Sink sink_;
   TrackerStats stats_;
   // A listener is active when it listens and when a connection to it opens.
+  // By socket: a connection's records name the one it was queued on (lsk),
+  // which a port cannot (a SO_REUSEPORT group; nginx's 0.0.0.0:P and [::]:P).
+  RecencyMap<uint64_t, Listener> listener_socks_;
+  // By port, the latest: for records that name no listening socket.
   RecencyMap<PortKey, Listener, KeyHash> listeners_;
   RecencyMap<PortKey, Bound, KeyHash> bound_;
-  RecencyMap<PortKey, AcceptWait, KeyHash> accept_waits_;
+  // By thread: one thread's accept() pairs its enter with its exit, whatever
+  // other threads (or its own nonblocking EAGAIN calls) do meanwhile.
+  RecencyMap<uint32_t, AcceptWait> accept_waits_;
   // Every open story, decided or not, in order of activity (a record joined
   // it). Stories never move between tables: a handler holding an Open& may
   // decide it and go on adding steps.
