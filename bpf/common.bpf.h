@@ -479,6 +479,32 @@ static __always_inline __u32 sock_ino(const struct sock *sk)
 	return BPF_CORE_READ(sk, sk_socket, file, f_inode, i_ino);
 }
 
+/* Puts listening socket sk in its port's slots (once), so that the paths
+ * that know a port but not the socket find it. */
+static __always_inline void learn_listener(struct sock *sk, __u32 netns, __u16 port)
+{
+	__u64 skv = (__u64)sk;
+	struct port_key k = {.netns = netns, .port = port};
+	struct port_listeners *pl = bpf_map_lookup_elem(&port_listeners, &k);
+	if (!pl) {
+		struct port_listeners fresh = {.sk = {skv}};
+		bpf_map_update_elem(&port_listeners, &k, &fresh, BPF_NOEXIST);
+		return;
+	}
+	/* A slot of its own, or a free one; a port with more listeners than
+	 * slots has the rest found by nothing but their own records. */
+	int free = -1;
+#pragma unroll
+	for (int i = 0; i < SK_PORT_LISTENERS; i++) {
+		if (pl->sk[i] == skv)
+			return;
+		if (!pl->sk[i] && free < 0)
+			free = i;
+	}
+	if (free >= 0)
+		pl->sk[free & (SK_PORT_LISTENERS - 1)] = skv;
+}
+
 /* Which listening socket on (netns, port) a child or a SYN belongs to.
  * A child was queued on the listener whose accept-queue tail it is, at the
  * moment its state changes; otherwise the first of the family, or any. */

@@ -20,25 +20,7 @@ static __always_inline void remember_listener(struct sock *sk, __u32 netns, __u1
 	};
 	bpf_map_update_elem(&listeners, &skv, &l, BPF_ANY);
 
-	struct port_key k = {.netns = netns, .port = port};
-	struct port_listeners *pl = bpf_map_lookup_elem(&port_listeners, &k);
-	if (!pl) {
-		struct port_listeners fresh = {.sk = {skv}};
-		bpf_map_update_elem(&port_listeners, &k, &fresh, BPF_NOEXIST);
-		return;
-	}
-	/* A slot of its own, or a free one; a port with more listeners than
-	 * slots has the rest found by nothing but their own records. */
-	int free = -1;
-#pragma unroll
-	for (int i = 0; i < SK_PORT_LISTENERS; i++) {
-		if (pl->sk[i] == skv)
-			return;
-		if (!pl->sk[i] && free < 0)
-			free = i;
-	}
-	if (free >= 0)
-		pl->sk[free & (SK_PORT_LISTENERS - 1)] = skv;
+	learn_listener(sk, netns, port);
 }
 
 static __always_inline void forget_listener(__u64 sk, __u32 netns, __u16 port)

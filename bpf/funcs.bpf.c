@@ -203,6 +203,7 @@ static __always_inline int handle_syn(struct sock *sk, struct sk_buff *skb, __u3
 	__builtin_memcpy(t.saddr, p.t.daddr, 16);
 	__builtin_memcpy(t.daddr, p.t.saddr, 16);
 	t.netns = sock_netns(sk);
+	learn_listener(sk, t.netns, t.sport);
 	report_syn_recv(&t, sk, backend);
 	return 0;
 }

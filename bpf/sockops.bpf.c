@@ -18,6 +18,17 @@ static __always_inline struct sock *sock_ops_sk(struct bpf_sock_ops *ctx)
 	return (struct sock *)addr;
 }
 
+/* The socket the kernel runs this program for, request sockets included:
+ * the context is the kernel's struct bpf_sock_ops_kern, whose address a
+ * copy through the stack gives as a plain number. */
+static __always_inline struct sock *sock_ops_kern_sk(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock_ops *c = ctx;
+	__u64 kctx = 0;
+	bpf_probe_read_kernel(&kctx, sizeof(kctx), &c);
+	return BPF_CORE_READ((struct bpf_sock_ops_kern *)kctx, sk);
+}
+
 SEC("sockops")
 int sock_ops(struct bpf_sock_ops *ctx)
 {
@@ -45,9 +56,18 @@ int sock_ops(struct bpf_sock_ops *ctx)
 
 	/* remote_port holds the network-order port in its first two bytes. */
 	struct sk_tuple t = {.family = family, .sport = lport, .dport = (__u16)bpf_ntohl(rport)};
-	__u64 cookie = bpf_get_netns_cookie(ctx);
-	__u32 *inum = bpf_map_lookup_elem(&netns_by_cookie, &cookie);
-	t.netns = inum ? *inum : 0;
+	/* The request socket knows its listener (rsk_listener): its namespace, and the socket
+	 * itself, learned here when it listened before tracing began. */
+	struct request_sock *req = (void *)sock_ops_kern_sk(ctx);
+	struct sock *lsk = req ? BPF_CORE_READ(req, __req_common.skc_listener) : NULL;
+	if (lsk) {
+		t.netns = sock_netns(lsk);
+		learn_listener(lsk, t.netns, lport);
+	} else {
+		__u64 cookie = bpf_get_netns_cookie(ctx);
+		__u32 *inum = bpf_map_lookup_elem(&netns_by_cookie, &cookie);
+		t.netns = inum ? *inum : 0;
+	}
 	if (family == AF_INET) {
 		__builtin_memcpy(t.saddr, &l4, 4);
 		__builtin_memcpy(t.daddr, &r4, 4);
@@ -55,6 +75,6 @@ int sock_ops(struct bpf_sock_ops *ctx)
 		__builtin_memcpy(t.saddr, l6, 16);
 		__builtin_memcpy(t.daddr, r6, 16);
 	}
-	report_syn_recv(&t, NULL, SK_BACKEND_SOCK_OPS);
+	report_syn_recv(&t, lsk, SK_BACKEND_SOCK_OPS);
 	return 1;
 }

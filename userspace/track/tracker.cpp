@@ -263,6 +263,10 @@ void Tracker::on_established(const Event& e) {
     c.listener_ino = e.sock_ino;
   else if (!c.listener_ino && c.listener)
     c.listener_ino = c.listener->ino;
+  // Who holds the listener now, when the connection is queued: by the time
+  // the story is told a short-lived server may be gone. Told, it adds who
+  // holds it then.
+  if (c.listener_ino && cfg_.holders) c.listener_pids = cfg_.holders(c.listener_ino);
   c.listener_state = classify_owner(e.owner_state, e.owner_flags);
   if (e.waiters.read) {
     std::vector<WaiterFact> waiters;
@@ -627,7 +631,7 @@ void Tracker::tell(Connections::iterator it, Outcome undecided_as) {
   c.steps.clear();
   c.steps.reserve(recs.size());
   for (const StepRec& r : recs) c.steps.push_back(to_step(r, it->second.tasks));
-  std::vector<uint32_t> pids;
+  std::vector<uint32_t> pids = std::move(c.listener_pids);
   if (c.listener && c.listener->owner.pid) pids.push_back(c.listener->owner.pid);
   if (c.waiters)
     for (const WaiterFact& w : *c.waiters)
