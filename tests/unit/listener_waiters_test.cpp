@@ -106,7 +106,7 @@ TEST_CASE("waiters: nginx's workers in epoll, one accept4()s: every fact", "[tra
   CHECK(c.steps[3].ret == 7);
 }
 
-TEST_CASE("waiters decide listener_state: accept first, then epoll, poll/select, io_uring; else the owner's state",
+TEST_CASE("waiters decide listener_state: accept first, then epoll, poll/select, io_uring, else the owner's state",
           "[tracker][waiters]") {
   using sockscope::test::RawEvent;
   struct Row {
@@ -159,7 +159,8 @@ TEST_CASE("waiters decide listener_state: accept first, then epoll, poll/select,
   }
 }
 
-TEST_CASE("waiters: truncated and idle epoll are kept; listener_pids merges the holders hook", "[tracker][waiters]") {
+TEST_CASE("waiters: truncated and idle epoll are kept, and listener_pids merges the holders hook",
+          "[tracker][waiters]") {
   TrackerConfig cfg;
   std::map<uint32_t, int> asked;
   cfg.holders = [&](uint32_t ino) {
@@ -453,7 +454,7 @@ TEST_CASE("explain json: nginx's connection, the new fields exactly", "[explain]
   CHECK(steps[3].at("text") == "accept4() (nonblocking) = 7");
 }
 
-TEST_CASE("explain json: io_uring's unknown fd is null; the listen record has its inode and holders",
+TEST_CASE("explain json: io_uring's unknown fd is null, and the listen record has its inode and holders",
           "[explain][json][io_uring]") {
   TrackerConfig cfg;
   cfg.holders = [](uint32_t) { return std::vector<uint32_t>{300, 310}; };
@@ -496,7 +497,7 @@ TEST_CASE("ladder: the server column is the accepting process, not the listen() 
                       std::string("kernel (server host)").append(36, ' ') + "server pid 123 nginx");
 }
 
-TEST_CASE("trace: an established record's waiters, in JSON and text; a nonblocking accept", "[trace][waiters]") {
+TEST_CASE("trace: an established record's waiters, in JSON and text, and a nonblocking accept", "[trace][waiters]") {
   const auto est = established_on(kEst, 50000, kLsk, kIno, 100)
                        .tid(200)
                        .waiter(123, 123, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx")

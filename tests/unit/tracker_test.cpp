@@ -1101,7 +1101,7 @@ TEST_CASE("a full table of accept() waits drops the least recently begun wait, n
   CHECK(on2.steps[0].task == Task{104, "server"});
 }
 
-TEST_CASE("a connection's first SYN opens its story; a full table tells the least recently active, evicted",
+TEST_CASE("a connection's first SYN opens its story, and a full table tells the least recently active, evicted",
           "[tracker]") {
   // The client's SYN opens the story in the client's namespace (there is no
   // separate table of clients seen): the bound on stories is the one bound.
