@@ -43,6 +43,21 @@ bool wait_until(Pred&& pred, std::chrono::milliseconds timeout = 10s) {
   }
 }
 
+// The system call a task (any thread id) is blocked in, from
+// /proc/TID/syscall: -1 when it runs, is gone or cannot be read. The kernel
+// reports a number only for a task that is not running (it is asleep in that
+// call), "running" otherwise.
+inline long blocked_syscall(pid_t tid) {
+  std::ifstream f("/proc/" + std::to_string(tid) + "/syscall");
+  std::string first;
+  if (!(f >> first) || first == "running") return -1;
+  try {
+    return std::stol(first);
+  } catch (...) {
+    return -1;
+  }
+}
+
 class Process {
  public:
   // stdout_path: where the child's stdout goes ("" = a pipe we read).
@@ -144,16 +159,7 @@ class Process {
   }
   // The system call the process is blocked in (/proc/PID/syscall), -1 when
   // it is running or unknown.
-  long blocked_syscall() const {
-    std::ifstream f("/proc/" + std::to_string(pid_) + "/syscall");
-    std::string first;
-    if (!(f >> first) || first == "running") return -1;
-    try {
-      return std::stol(first);
-    } catch (...) {
-      return -1;
-    }
-  }
+  long blocked_syscall() const { return sockscope::testing::blocked_syscall(pid_); }
   // Wait until the process is stopped (SIGSTOP), up to the deadline.
   bool wait_stopped(std::chrono::milliseconds timeout = 10s) const {
     return wait_until([&] { return state() == 'T'; }, timeout);

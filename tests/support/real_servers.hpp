@@ -77,21 +77,6 @@ class TempDir {
   std::string path_;
 };
 
-// The system call a task (any thread id) is blocked in, from
-// /proc/TID/syscall: -1 when it runs, is gone or cannot be read. The kernel
-// reports a number only for a task that is not running (it is asleep in that
-// call), "running" otherwise.
-inline long blocked_syscall(pid_t tid) {
-  std::ifstream f("/proc/" + std::to_string(tid) + "/syscall");
-  std::string first;
-  if (!(f >> first) || first == "running") return -1;
-  try {
-    return std::stol(first);
-  } catch (...) {
-    return -1;
-  }
-}
-
 // The threads of a process (/proc/PID/task), empty when it is gone.
 inline std::vector<pid_t> threads_of(pid_t pid) {
   std::vector<pid_t> tids;
