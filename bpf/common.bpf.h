@@ -37,6 +37,12 @@ const volatile __u16 targ_family __weak = 0;
 const volatile __u32 targ_nports __weak = 0;
 const volatile __u16 targ_ports[SK_MAX_FILTER_PORTS] __weak = {};
 
+/* explain: the kernel sends only the records a connection's story is made
+ * of (userspace/track ignores the rest: socket(), listen()'s syscall, the
+ * close() of a connected socket, and state changes the stories do not tell).
+ * trace sends every record. */
+const volatile bool explain_mode __weak = false;
+
 /* Which backend serves each hook (enum sk_hook -> enum sk_backend), written
  * by userspace once the function probes are attached: the tracepoint path
  * stays quiet for a hook a function probe serves (0: the tracepoint path). */
@@ -431,18 +437,11 @@ static __always_inline struct file *fd_file(int fd)
 
 #define O_NONBLOCK_ 04000
 
-/* SK_NONBLOCK when the current task's fd is O_NONBLOCK. */
-static __always_inline __u8 fd_nonblock_flag(int fd)
-{
-	struct file *f = fd_file(fd);
-	return f && (BPF_CORE_READ(f, f_flags) & O_NONBLOCK_) ? SK_NONBLOCK : 0;
-}
 
-/* The TCP socket behind a file descriptor of the current task, or NULL
- * when the fd is not an IPv4/IPv6 TCP socket. */
-static __always_inline struct sock *tcp_sock_from_fd(int fd)
+/* The TCP socket behind an open file, or NULL when it is not an IPv4/IPv6
+ * TCP socket. */
+static __always_inline struct sock *tcp_sock_of_file(struct file *f)
 {
-	struct file *f = fd_file(fd);
 	if (!f)
 		return NULL;
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
@@ -458,6 +457,19 @@ static __always_inline struct sock *tcp_sock_from_fd(int fd)
 	if (family != AF_INET && family != AF_INET6)
 		return NULL;
 	return sk;
+}
+
+/* The TCP socket behind a file descriptor of the current task, or NULL
+ * when the fd is not an IPv4/IPv6 TCP socket. */
+static __always_inline struct sock *tcp_sock_from_fd(int fd)
+{
+	return tcp_sock_of_file(fd_file(fd));
+}
+
+/* SK_NONBLOCK when the file is O_NONBLOCK. */
+static __always_inline __u8 file_nonblock_flag(struct file *f)
+{
+	return BPF_CORE_READ(f, f_flags) & O_NONBLOCK_ ? SK_NONBLOCK : 0;
 }
 
 /* task_struct::state was renamed __state in 5.14. */

@@ -71,6 +71,26 @@ static __always_inline struct sk_event *state_record(__u32 kind, __u8 ctxk, stru
 		t_;                                                                                \
 	})
 
+/* Does a story tell this state change (explain_mode)? The listener's own
+ * (listen, close), the client's leaving SYN_SENT, a request or child socket
+ * leaving SYN_RECV other than by completing (SYN_RECV->ESTABLISHED is told
+ * by the established record), and a child's changes while it waits in the
+ * accept queue: no file yet (sk_socket), and not one of the closing states,
+ * which only come after a close(). A connected socket's later changes, and
+ * a child's once accept() has taken it, tell nothing the story has. */
+static __always_inline bool state_told(const struct sock *sk, int oldstate, int newstate)
+{
+	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN)
+		return newstate != TCP_SYN_RECV;
+	if (oldstate == TCP_SYN_SENT)
+		return true;
+	if (oldstate == TCP_SYN_RECV)
+		return newstate != TCP_ESTABLISHED;
+	if (oldstate != TCP_ESTABLISHED && oldstate != TCP_CLOSE_WAIT)
+		return false;
+	return !BPF_CORE_READ(sk, sk_socket);
+}
+
 SEC("tracepoint/sock/inet_sock_set_state")
 int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 {
@@ -78,6 +98,14 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		return 0;
 	struct sock *sk = (struct sock *)ctx->skaddr;
 	int oldstate = ctx->oldstate, newstate = ctx->newstate;
+	/* Filter first: in explain mode most changes are told by nothing. Only
+	 * the established report (the tracepoint path's SYN_RECV->ESTABLISHED)
+	 * and the endpoint bookkeeping of a task filter need the rest. */
+	bool told = !explain_mode || state_told(sk, oldstate, newstate);
+	bool established = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED &&
+			   fallback_serves(SK_HOOK_ESTABLISHED);
+	if (!told && !established && !filter_by_task)
+		return 0;
 	struct sk_tuple t = TP_TUPLE(ctx, sk);
 
 	__u8 ctxk = exec_ctx();
@@ -99,6 +127,11 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	 * close()) owns it, even when it was bound before tracing began. */
 	if (filter_by_task && ctxk == SK_CTX_PROCESS && newstate != TCP_CLOSE && task_traced())
 		track_endpoint(t.netns, t.sport, (__u64)sk);
+	if (!told) {
+		if (established)
+			report_established(sk, NULL, &t, SK_BACKEND_TRACEPOINT);
+		return 0;
+	}
 
 	/* A client's connection established: who waits on its socket (a
 	 * blocking connect(), or poll/epoll after a non-blocking one) is about

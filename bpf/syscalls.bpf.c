@@ -90,8 +90,9 @@ int sys_enter_socket(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	if ((type & 0xf) != SOCK_STREAM || (protocol != 0 && protocol != IPPROTO_TCP))
 		return 0;
-	/* A new socket has no port yet: with a port filter it cannot match. */
-	if (targ_nports || !family_passes(family) || !task_traced())
+	/* A new socket has no port yet: with a port filter it cannot match.
+	 * No story tells socket() (explain_mode). */
+	if (explain_mode || targ_nports || !family_passes(family) || !task_traced())
 		return 0;
 	struct inflight in = {.kind = SK_SYS_SOCKET, .fd = -1};
 	in.tuple.family = family;
@@ -215,11 +216,12 @@ SEC("tracepoint/syscalls/sys_enter_connect")
 int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 {
 	int fd = ctx->args[0];
-	struct sock *sk = tcp_sock_from_fd(fd);
+	struct file *f = fd_file(fd);
+	struct sock *sk = tcp_sock_of_file(f);
 	if (!sk || !task_traced())
 		return 0;
 	struct inflight in = {
-	    .kind = SK_SYS_CONNECT, .fd = fd, .sk = (__u64)sk, .flags = fd_nonblock_flag(fd)};
+	    .kind = SK_SYS_CONNECT, .fd = fd, .sk = (__u64)sk, .flags = file_nonblock_flag(f)};
 	read_tuple(sk, &in.tuple);
 	if (!read_user_sockaddr((void *)ctx->args[1], &in.tuple, false))
 		return 0;
@@ -262,7 +264,8 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	int fd = ctx->args[0];
-	struct sock *sk = tcp_sock_from_fd(fd);
+	struct file *f = fd_file(fd);
+	struct sock *sk = tcp_sock_of_file(f);
 	if (!sk || !task_traced())
 		return 0;
 	/* accept4(SOCK_NONBLOCK) says nothing of the listener: its own file's
@@ -271,7 +274,7 @@ static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 			      .fd = fd,
 			      .sk = (__u64)sk,
 			      .arg = (__u32)ctx->id,
-			      .flags = fd_nonblock_flag(fd)};
+			      .flags = file_nonblock_flag(f)};
 	read_tuple(sk, &in.tuple);
 	if (!family_passes(in.tuple.family) || !ports_pass(in.tuple.sport, 0))
 		return 0;
@@ -402,6 +405,10 @@ int sys_enter_close(struct trace_event_raw_sys_enter *ctx)
 	int fd = ctx->args[0];
 	struct sock *sk = tcp_sock_from_fd(fd);
 	if (!sk)
+		return 0;
+	/* A story tells close() only of a socket bound and never connected
+	 * (explain_mode): its close frees the port, and nothing else says so. */
+	if (explain_mode && BPF_CORE_READ(sk, __sk_common.skc_dport))
 		return 0;
 	struct inflight in = {.kind = SK_SYS_CLOSE, .fd = fd, .sk = (__u64)sk};
 	read_tuple(sk, &in.tuple);

@@ -80,8 +80,10 @@ int run_explain(const ExplainOptions& opts) {
   // open stories that often would cost more than tracking them.
   constexpr uint64_t kExpireEveryNs = 25'000'000;
   uint64_t expired_at = 0;
+  TraceOptions filters = opts.filters;
+  filters.explain = true;
   SessionResult r = run_session(
-      opts.filters, [&](const events::Event& e) { tracker.add(e); },
+      filters, [&](const events::Event& e) { tracker.add(e); },
       [&] {
         if (const uint64_t now = monotonic_ns(); now - expired_at >= kExpireEveryNs) {
           tracker.expire();

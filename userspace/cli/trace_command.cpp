@@ -96,6 +96,7 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts) {
     throw probes::TraceError(fmt::format("--port: at most {} ports", probes::kMaxFilterPorts));
   cfg.family = opts.ipv4 ? AF_INET : opts.ipv6 ? AF_INET6 : 0;
   cfg.follow_children = !opts.command.empty();
+  cfg.explain = opts.explain;
   cfg.ringbuf_bytes = opts.ringbuf_mib << 20;
   cfg.backend = chosen(kBackends, opts.backend);
   if (!opts.command.empty() && !spawn::find_executable(opts.command.front()))

@@ -23,6 +23,7 @@ struct TraceOptions {
   std::string backend = "auto";
   std::string ready_file;  // created once every probe is attached ("" = none)
   std::vector<std::string> command;
+  bool explain = false;  // set by explain, not an option: the records a story is made of
 };
 
 // The options that choose what to trace, shared by trace and explain:

@@ -82,6 +82,7 @@ void Tracer::open_and_load(const TraceConfig& config) {
   auto* ro = skel_->rodata;
   ro->filter_by_task = config.filter_by_task();
   ro->follow_children = config.follow_children;
+  ro->explain_mode = config.explain;
   std::memset(ro->targ_comm, 0, sizeof(ro->targ_comm));
   std::memcpy(ro->targ_comm, config.comm.data(), std::min(config.comm.size(), sizeof(ro->targ_comm) - 1));
   ro->targ_family = config.family;

@@ -38,6 +38,9 @@ struct TraceConfig {
   bool follow_children = false;  // a spawned command: trace what it forks
   uint32_t ringbuf_bytes = 8u << 20;
   std::optional<Backend> backend;  // --backend; nullopt: the best each hook has
+  // explain: the kernel sends only the records a story is made of
+  // (bpf/common.bpf.h, explain_mode); trace: every record.
+  bool explain = false;
 
   // Sockets are selected by their owner task (any of pids, comm, or a spawned command).
   bool filter_by_task() const { return !pids.empty() || !comm.empty() || follow_children; }
