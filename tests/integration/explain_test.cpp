@@ -190,7 +190,7 @@ TEST_CASE("E1: bind alone holds the port, and explain names the holder", "[expla
   INFO(t.name << " " << t.family);
   Hosts hosts(t);
   const int port = next_port();
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
 
   Process holder(receiver(t, port, {"--pause-after", "bind"}));
   REQUIRE(holder.wait_stdout("paused after bind"));
@@ -222,7 +222,7 @@ TEST_CASE("E2: listen moves the socket to LISTEN, with its backlog", "[explain]"
   INFO(t.name << " " << t.family);
   Hosts hosts(t);
   const int port = next_port();
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
 
   Process r(receiver(t, port, {"--backlog", "7", "--pause-after", "listen"}));
   REQUIRE(r.wait_stdout("paused after listen"));
@@ -247,7 +247,7 @@ TEST_CASE("E3+E4: with the receiver stopped after listen, the kernel completes t
   INFO(t.name << " " << t.family);
   Hosts hosts(t);
   const int port = next_port();
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
 
   Process r(receiver(t, port, {"--pause-after", "listen"}));
   REQUIRE(r.wait_stdout("paused after listen"));
@@ -338,7 +338,7 @@ TEST_CASE("a receiver waiting in accept() is blocked_in_accept when the handshak
   INFO(t.name << " " << t.family);
   Hosts hosts(t);
   const int port = next_port();
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
 
   Process r(receiver(t, port));
   REQUIRE(r.wait_stdout("listen backlog"));
@@ -372,7 +372,7 @@ TEST_CASE("a receiver held by a debugger (ptrace stop) is traced when the kernel
   const Topology t = topology("loopback", GENERATE(values<std::string>({"ipv4", "ipv6"})));
   INFO(t.name << " " << t.family);
   const int port = next_port();
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
 
   Process r(receiver(t, port));
   REQUIRE(r.wait_stdout("listen backlog"));
@@ -408,7 +408,7 @@ TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and
   INFO(t.name << " " << t.family);
   Hosts hosts(t);
   const int port = next_port();
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
 
   Process r(receiver(t, port, {"--backlog", "1", "--count", "3", "--pause-after", "listen"}));
   REQUIRE(r.wait_stdout("paused after listen"));

@@ -164,7 +164,7 @@ TEST_CASE("who waits, who holds, who accepts: every kind of server, on one trace
   }
   std::vector<std::string> ports;
   for (std::size_t i = 0; i < servers.size(); ++i) ports.insert(ports.end(), {"--port", std::to_string(base + i)});
-  TraceRun explain(ports, "explain");
+  TraceRun explain(ports, "explain", Twin::AllRecords);
 
   for (std::size_t i = 0; i < servers.size(); ++i) {
     const OwnServer& s = servers[i];
@@ -201,7 +201,7 @@ TEST_CASE("nginx: the workers waiting in epoll_wait, the worker that accepted, q
   const bool reuseport = GENERATE(false, true);
   const int port = server_port() + 20;
   // The tracer first: nginx's master calls listen() under it.
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
   NginxOptions opt;
   opt.reuseport = reuseport;
   Nginx nginx(port, opt);
@@ -264,7 +264,7 @@ TEST_CASE("nginx: the workers waiting in epoll_wait, the worker that accepted, q
 TEST_CASE("redis-server: one thread waiting in epoll_wait accepts", "[waiters][vm]") {
   const int port = server_port() + 30;
   Redis redis(port);
-  TraceRun explain({"--port", std::to_string(port)}, "explain");
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
   Process cli({"redis-cli", "-p", std::to_string(port), "ping"}, "");
   REQUIRE(cli.wait(15s) == 0);
   const json c = story_of(explain, "127.0.0.1:" + std::to_string(port));

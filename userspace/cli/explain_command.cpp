@@ -52,6 +52,9 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts) {
   x->add_option("--timeout", opts.timeout_s, "Seconds before an un-accepted connection's story is told anyway")
       ->check(CLI::Range(0.01, 86400.0))
       ->capture_default_str();
+  x->add_flag("--all-records", opts.all_records,
+              "Have the kernel send every record, as trace does, not only those the stories are made of: "
+              "the same stories, at trace's cost");
   return x;
 }
 
@@ -81,7 +84,7 @@ int run_explain(const ExplainOptions& opts) {
   constexpr uint64_t kExpireEveryNs = 25'000'000;
   uint64_t expired_at = 0;
   TraceOptions filters = opts.filters;
-  filters.explain = true;
+  filters.explain = !opts.all_records;
   SessionResult r = run_session(
       filters, [&](const events::Event& e) { tracker.add(e); },
       [&] {

@@ -16,6 +16,7 @@ struct ExplainOptions {
   std::string format = "text";  // --format: text (the ladder) | json | mermaid
   bool json = false;            // --json: the same as --format json
   double timeout_s = 30;        // tell an un-accepted connection after this long
+  bool all_records = false;     // --all-records: the kernel sends every record, as for trace
 };
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts);
