@@ -70,6 +70,13 @@ static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
 		return 0;
 	if (!handshake_segment(&p, dir))
 		return 0;
+	/* A FIN's story is the server's: one leaving a listener's port, or one
+	 * arriving at it (explain_mode; the client host's FINs tell nothing). */
+	if (explain_mode && (p.flags & (SK_TCP_FIN | SK_TCP_SYN | SK_TCP_RST)) == SK_TCP_FIN) {
+		struct port_key k = {.netns = p.t.netns, .port = lport};
+		if (!bpf_map_lookup_elem(&port_listeners, &k))
+			return 0;
+	}
 
 	struct sk_event *e = reserve_event(SK_PKT_TCP, ctxk);
 	if (!e)
