@@ -1,7 +1,10 @@
 #include "render/json_renderer.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstring>
+#include <initializer_list>
+#include <stdexcept>
 #include <type_traits>
 
 #include "events/names.hpp"
@@ -23,6 +26,57 @@ constexpr std::size_t kLineBytes = 2048;
 // One waiter: {"pid":…,"tid":…,"comm":…,"how":…}, comm escaped at worst.
 constexpr std::size_t kWaiterBytes = 512;
 
+// A piece of a line known once the process runs, e.g. `,"ctx":"softirq"`,
+// padded so that it is copied whole, in a few stores, not through memcpy's
+// loop over its length (the line's reserved room takes the overshoot).
+struct Fragment {
+  static constexpr std::size_t kCapacity = 64;
+  std::array<char, kCapacity> text{};
+  std::size_t len = 0;
+
+  static Fragment of(std::initializer_list<std::string_view> parts) {
+    Fragment f;
+    for (std::string_view part : parts) {
+      if (f.len + part.size() > kCapacity) throw std::length_error("JsonRenderer: fragment too long");
+      std::memcpy(f.text.data() + f.len, part.data(), part.size());
+      f.len += part.size();
+    }
+    return f;
+  }
+};
+
+// The fragments of the fields that come from sockscope's own tables
+// (events/names), one per value: names of printable ASCII, nothing to escape.
+struct Fragments {
+  static constexpr std::size_t kKinds = SK_PKT_TCP + 1;
+  std::array<Fragment, kKinds> layer_and_event;  // by kind: `,"layer":"…","event":"…"`
+  std::array<Fragment, 3> ctx;                   // by ExecCtx: `,"ctx":"…"`
+  std::array<Fragment, 4> backend;               // by Backend: `,"backend":"…"`
+  std::array<Fragment, 256> tcp_state;           // by state: `"…"`, empty for one with no name
+
+  Fragments() {
+    for (std::size_t k = 0; k < kKinds; ++k) {
+      events::Event e;
+      e.kind = static_cast<Kind>(k);
+      layer_and_event[k] = Fragment::of(
+          {R"(,"layer":")", events::layer_name(e.layer()), R"(","event":")", events::event_name(e.kind), R"(")"});
+    }
+    for (std::size_t c = 0; c < ctx.size(); ++c)
+      ctx[c] = Fragment::of({R"(,"ctx":")", events::ctx_name(static_cast<events::ExecCtx>(c)), R"(")"});
+    for (std::size_t b = 0; b < backend.size(); ++b)
+      backend[b] = Fragment::of({R"(,"backend":")", events::backend_name(static_cast<events::Backend>(b)), R"(")"});
+    for (std::size_t st = 0; st < tcp_state.size(); ++st)
+      if (const auto name = events::known_tcp_state_name(static_cast<uint8_t>(st)); !name.empty())
+        tcp_state[st] = Fragment::of({R"(")", name, R"(")"});
+  }
+};
+static_assert(SK_CTX_IRQ == 2 && SK_BACKEND_KPROBE == 3, "Fragments: one per value");
+
+const Fragments& fragments() {
+  static const Fragments f;
+  return f;
+}
+
 // Writes at a raw pointer into room reserve()d beforehand: no bounds
 // checks, no size updates, each key a copy of a length known when compiling.
 class Line {
@@ -35,6 +89,10 @@ class Line {
   void raw(const char (&s)[N]) {
     std::memcpy(p_, s, N - 1);
     p_ += N - 1;
+  }
+  void raw(const Fragment& f) {
+    std::memcpy(p_, f.text.data(), Fragment::kCapacity);
+    p_ += f.len;
   }
   void raw(std::string_view s) {
     std::memcpy(p_, s.data(), s.size());
@@ -83,6 +141,21 @@ class Line {
 
 }  // namespace
 
+std::string_view JsonRenderer::AddressText::text(uint16_t family, const std::array<uint8_t, 16>& addr) {
+  if (!len_ || family != family_ || addr != addr_) {
+    family_ = family;
+    addr_ = addr;
+    events::IpBuffer buf;
+    const std::string_view ip = events::format_ip(family, addr, buf);
+    static_assert(sizeof(text_) >= sizeof(buf) + 2);
+    text_[0] = '"';
+    std::memcpy(text_ + 1, ip.data(), ip.size());
+    text_[ip.size() + 1] = '"';
+    len_ = ip.size() + 2;
+  }
+  return {text_, len_};
+}
+
 JsonRenderer::JsonRenderer(std::ostream& os) : os_(os) { buf_.resize(kBatchBytes + kLineBytes); }
 
 char* JsonRenderer::reserve(std::size_t n) {
@@ -95,10 +168,15 @@ void JsonRenderer::event(const Event& e) {
   const Layer layer = e.layer();
   w.raw(R"({"ts_ns":)");
   w.number(e.ts_ns);
-  w.raw(R"(,"layer":)");
-  w.name(events::layer_name(layer));
-  w.raw(R"(,"event":)");
-  w.name(events::event_name(e.kind));
+  const Fragments& f = fragments();
+  if (const auto k = static_cast<std::size_t>(e.kind); k < Fragments::kKinds) {
+    w.raw(f.layer_and_event[k]);
+  } else {
+    w.raw(R"(,"layer":)");
+    w.name(events::layer_name(layer));
+    w.raw(R"(,"event":)");
+    w.name(events::event_name(e.kind));
+  }
   w.raw(R"(,"pid":)");
   w.number(e.pid);
   w.raw(R"(,"tid":)");
@@ -107,23 +185,30 @@ void JsonRenderer::event(const Event& e) {
   w.text(e.comm_view(), scratch_);
   w.raw(R"(,"cpu":)");
   w.number(e.cpu);
-  w.raw(R"(,"ctx":)");
-  w.name(events::ctx_name(e.ctx));
+  if (const auto c = static_cast<std::size_t>(e.ctx); c < f.ctx.size()) {
+    w.raw(f.ctx[c]);
+  } else {
+    w.raw(R"(,"ctx":)");
+    w.name(events::ctx_name(e.ctx));
+  }
   w.raw(R"(,"netns":)");
   w.number(e.netns);
   w.raw(R"(,"family":)");
   w.name(events::family_name(e.family));
-  events::IpBuffer ip;
   w.raw(R"(,"saddr":)");
-  w.name(events::format_ip(e.family, e.saddr, ip));
+  w.raw(saddr_.text(e.family, e.saddr));
   w.raw(R"(,"sport":)");
   w.number(e.sport);
   w.raw(R"(,"daddr":)");
-  w.name(events::format_ip(e.family, e.daddr, ip));
+  w.raw(daddr_.text(e.family, e.daddr));
   w.raw(R"(,"dport":)");
   w.number(e.dport);
-  w.raw(R"(,"backend":)");
-  w.name(events::backend_name(e.backend));
+  if (const auto b = static_cast<std::size_t>(e.backend); b < f.backend.size()) {
+    w.raw(f.backend[b]);
+  } else {
+    w.raw(R"(,"backend":)");
+    w.name(events::backend_name(e.backend));
+  }
   if (e.sock) {
     char hex[2 + 16] = {'0', 'x'};
     const auto end = std::to_chars(hex + 2, hex + sizeof hex, e.sock, 16).ptr;
@@ -131,9 +216,9 @@ void JsonRenderer::event(const Event& e) {
     w.name(std::string_view(hex, static_cast<std::size_t>(end - hex)));
   }
   // Names the tables may not hold come from the allocating functions.
-  const auto tcp_state = [&w](uint8_t s) {
-    if (const std::string_view name = events::known_tcp_state_name(s); !name.empty()) {
-      w.name(name);
+  const auto tcp_state = [&w, &f](uint8_t s) {
+    if (const Fragment& name = f.tcp_state[s]; name.len) {
+      w.raw(name);
     } else {
       w.name(events::tcp_state_name(s));
     }

@@ -2,6 +2,8 @@
 // (README "JSON schema"). Field names never change meaning.
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <ostream>
 #include <string>
 
@@ -39,6 +41,20 @@ class JsonRenderer final : public Renderer {
   std::string buf_;      // sized once; bytes [0, len_) are the held lines
   std::size_t len_ = 0;  // no allocation per event
   std::string scratch_;  // escaped strings that are not plain ASCII (rare)
+
+  // An address as a JSON string, formatted again only when it changes (a
+  // storm's records carry the same few addresses).
+  class AddressText {
+   public:
+    std::string_view text(uint16_t family, const std::array<uint8_t, 16>& addr);
+
+   private:
+    uint16_t family_ = 0;
+    std::array<uint8_t, 16> addr_{};
+    char text_[64] = {};
+    std::size_t len_ = 0;  // 0: nothing formatted yet (a formatted one is at least "")
+  };
+  AddressText saddr_, daddr_;
 };
 
 }  // namespace sockscope::render
