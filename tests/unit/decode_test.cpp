@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "event_builder.hpp"
+#include "events/decode.hpp"
 #include "events/event.hpp"
 
 using sockscope::events::Backend;
@@ -318,4 +320,38 @@ TEST_CASE("decode: a record with its socket's waiters", "[decode]") {
   r.waiters.count = SK_MAX_WAITERS + 1;
   std::memcpy(raw.data(), &r, sizeof r);
   CHECK_FALSE(decode(raw).has_value());
+}
+
+TEST_CASE("decode_into: one Event reused record after record equals decode() of each", "[decode]") {
+  using sockscope::events::decode_into;
+  const std::vector<std::vector<std::byte>> records = {
+      RawEvent().kind(SK_K_ESTABLISHED).pid(1).comm("first").bytes(),
+      RawEvent()
+          .kind(SK_K_ESTABLISHED)
+          .waiters_read(SK_WAITERS_TRUNCATED, 5)
+          .waiter(10, 11, 43, SK_WAIT_TASK, "three")
+          .waiter(12, 13, 232, SK_WAIT_EPOLL, "waiters")
+          .waiter(14, 15, 7, SK_WAIT_POLL, "here")
+          .bytes(),
+      RawEvent().kind(SK_K_ESTABLISHED).waiter(20, 21, 43, SK_WAIT_TASK, "one").bytes(),  // fewer than before
+      RawEvent().kind(SK_PKT_TCP).ifname("lo").flags(0x12).bytes(),                       // none after some
+      RawEvent().kind(99).bytes(),                                                        // rejected
+      RawEvent().kind(SK_SYS_CLOSE).ret(-9).bytes(),
+  };
+  Event reused;
+  for (const auto& raw : records) {
+    const auto expected = decode(raw);
+    const bool ok = decode_into(raw, reused);
+    REQUIRE(ok == expected.has_value());
+    if (!ok) continue;
+    CHECK(reused.waiters == expected->waiters);
+    const auto fields = [](const Event& e) {
+      return std::tie(e.ts_ns, e.dur_ns, e.sock, e.ret, e.kind, e.pid, e.tid, e.cpu, e.netns, e.fd, e.backlog,
+                      e.queue_len, e.queue_max, e.ifindex, e.seq, e.ack_seq, e.owner_pid, e.owner_state, e.rx_queued,
+                      e.sock_ino, e.value, e.lsk, e.via, e.family, e.sport, e.dport, e.payload_len, e.window, e.ctx,
+                      e.phase, e.old_state, e.new_state, e.tcp_flags, e.dir, e.backend, e.owner_flags, e.saddr, e.daddr,
+                      e.comm, e.ifname);
+    };
+    CHECK(fields(reused) == fields(*expected));
+  }
 }

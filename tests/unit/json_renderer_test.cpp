@@ -5,13 +5,17 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <sys/syscall.h>
+
 #include <cstdint>
+#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "event_builder.hpp"
 #include "events/event.hpp"
+#include "events/names.hpp"
 #include "render/json_renderer.hpp"
 #include "render/json_writer.hpp"
 #include "render/renderer.hpp"
@@ -36,6 +40,12 @@ std::vector<std::string> lines_of(const std::string& out) {
     start = nl + 1;
   }
   return lines;
+}
+
+std::string fmt_hex(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
 }
 
 std::string render_line(const Event& e) {
@@ -375,4 +385,185 @@ TEST_CASE("json: write_summary, the one writer of the counts, inside any object"
   w.end_object();
   CHECK(out == R"({"type":"summary","events":7,"lost_total":24,)"
                R"("lost":{"ringbuf_full":1,"inflight_full":0,"tracked_full":20,"undecodable":3},"after":true})");
+}
+
+namespace {
+
+// The line as JsonWriter writes it, field by field: what JsonRenderer wrote
+// before its raw-pointer fast path, kept here as the reference that path
+// must match byte for byte.
+std::string reference_line(const Event& e) {
+  namespace events = sockscope::events;
+  using events::Kind;
+  using events::Layer;
+  std::string buf;
+  sockscope::render::JsonWriter w(buf);
+  w.begin_object();
+  w.field("ts_ns", e.ts_ns);
+  w.field("layer", events::layer_name(e.layer()));
+  w.field("event", events::event_name(e.kind));
+  w.field("pid", e.pid);
+  w.field("tid", e.tid);
+  w.field("comm", e.comm_view());
+  w.field("cpu", e.cpu);
+  w.field("ctx", events::ctx_name(e.ctx));
+  w.field("netns", e.netns);
+  w.field("family", events::family_name(e.family));
+  w.field("saddr", events::format_ip(e.family, e.saddr));
+  w.field("sport", e.sport);
+  w.field("daddr", events::format_ip(e.family, e.daddr));
+  w.field("dport", e.dport);
+  w.field("backend", events::backend_name(e.backend));
+  if (e.sock) w.field("sock", fmt_hex(e.sock));
+  switch (e.layer()) {
+    case Layer::Syscall:
+      w.field("phase", e.phase == events::Phase::Enter ? "enter" : "exit");
+      w.field("fd", e.fd);
+      if (e.phase == events::Phase::Exit) {
+        w.field("ret", e.ret);
+        if (e.ret < 0) w.field("errno", events::errno_name(static_cast<int>(-e.ret)));
+        w.field("dur_ns", e.dur_ns);
+      }
+      if (e.kind == Kind::SysListen) w.field("backlog", e.backlog);
+      break;
+    case Layer::Kernel:
+      if (e.kind == Kind::State || e.kind == Kind::Listen || e.kind == Kind::Established) {
+        w.field("old_state", events::tcp_state_name(e.old_state));
+        w.field("new_state", events::tcp_state_name(e.new_state));
+      }
+      if (e.kind == Kind::Bind || e.kind == Kind::Accept) w.field("fd", e.fd);
+      if (e.kind == Kind::Listen) w.field("backlog", e.backlog);
+      if (e.kind == Kind::Accept) w.field("rx_queued", e.rx_queued);
+      if (e.kind == Kind::SynRecv || e.kind == Kind::Established || e.kind == Kind::Accept || e.kind == Kind::Listen ||
+          e.kind == Kind::SynackRetransmit) {
+        w.field("queue_len", e.queue_len);
+        w.field("queue_max", e.queue_max);
+      }
+      if (e.owner_known()) {
+        w.field("owner_pid", e.owner_pid);
+        w.field("owner_state", events::task_state_name(e.owner_state));
+        w.field("owner_in_accept", static_cast<bool>(e.owner_flags & events::kOwnerInAccept));
+      }
+      if (e.waiters.read) {
+        w.key("waiters");
+        sockscope::render::write_waiters(w, e.waiters.tasks());
+        w.field("waiters_complete", !e.waiters.truncated() && !e.waiters.unknown_entries());
+      }
+      break;
+    case Layer::Packet:
+      w.field("dir", events::dir_name(e.dir));
+      w.field("ifname", e.ifname_view());
+      w.field("ifindex", e.ifindex);
+      w.field("flags", events::tcp_flags_string(e.tcp_flags));
+      w.field("seq", e.seq);
+      w.field("ack", e.ack_seq);
+      w.field("win", e.window);
+      w.field("len", e.payload_len);
+      if (e.listener_found()) {
+        w.field("queue_len", e.queue_len);
+        w.field("queue_max", e.queue_max);
+      }
+      break;
+  }
+  w.end_object();
+  buf += '\n';
+  return buf;
+}
+
+}  // namespace
+
+TEST_CASE("json: every line is byte for byte JsonWriter's", "[json]") {
+  const std::string hostile(
+      "a\"b\\c\x01\n\xff\x7f"
+      "d\xc3\xa9z123");
+  std::vector<Event> records;
+  // Every kind, both phases, a failed call, and a syscall error without a name.
+  for (uint32_t kind : {SK_SYS_SOCKET, SK_SYS_BIND, SK_SYS_LISTEN, SK_SYS_CONNECT, SK_SYS_ACCEPT, SK_SYS_CLOSE,
+                        SK_SYS_GETSOCKOPT, SK_K_BIND, SK_K_LISTEN, SK_K_SYN_RECV, SK_K_ESTABLISHED, SK_K_ACCEPT,
+                        SK_K_STATE, SK_K_SYNACK_RETRANS, SK_PKT_TCP}) {
+    for (uint8_t phase : {SK_PHASE_ENTER, SK_PHASE_EXIT})
+      for (int64_t ret : {int64_t{0}, int64_t{5}, int64_t{-98}, int64_t{-4000}})
+        records.push_back(base(kind)
+                              .phase(phase)
+                              .ret(ret)
+                              .dur(1234)
+                              .fd(ret < 0 ? -1 : 3)
+                              .backlog(511)
+                              .states(10, 12)
+                              .queue(3, 4096)
+                              .rx_queued(7)
+                              .dir(SK_DIR_TX)
+                              .ifname("lo")
+                              .ifindex(1)
+                              .flags(0x19)
+                              .seq(1)
+                              .ack(2)
+                              .window(3)
+                              .payload(4)
+                              .event());
+  }
+  // Extremes, the other families, contexts, backends, states and flags.
+  records.push_back(base(SK_SYS_CLOSE)
+                        .ts(UINT64_MAX)
+                        .sock(UINT64_MAX)
+                        .dur(UINT64_MAX)
+                        .ret(INT64_MAX)
+                        .fd(INT32_MIN)
+                        .pid(UINT32_MAX)
+                        .tid(UINT32_MAX)
+                        .cpu(UINT32_MAX)
+                        .netns(UINT32_MAX)
+                        .family(0)
+                        .event());
+  records.push_back(base(SK_SYS_CONNECT).ret(INT64_MIN).event());
+  records.push_back(base(SK_SYS_ACCEPT).comm("").v6("::", 0, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535).event());
+  records.push_back(base(SK_SYS_ACCEPT).v6("::ffff:127.0.0.1", 1, "fe80::1", 2).ctx(SK_CTX_SOFTIRQ).event());
+  records.push_back(base(SK_SYS_SOCKET).comm(hostile).v4("255.255.255.255", 65535, "0.0.0.0", 0).event());
+  for (uint8_t backend : {SK_BACKEND_TRACEPOINT, SK_BACKEND_SOCK_OPS, SK_BACKEND_FENTRY, SK_BACKEND_KPROBE})
+    for (uint8_t ctx : {SK_CTX_PROCESS, SK_CTX_SOFTIRQ, SK_CTX_IRQ})
+      records.push_back(base(SK_K_STATE).backend(backend).ctx(ctx).event());
+  for (uint8_t st = 0; st < 20; ++st)
+    records.push_back(base(SK_K_STATE).states(st, static_cast<uint8_t>(st + 1)).event());
+  for (uint32_t task_state : {0x0u, 0x1u, 0x2u, 0x4u, 0x8u, 0x10u, 0x20u, 0x104u, 0x400u, 0x80000u})
+    for (uint8_t flags : {uint8_t{SK_OWNER_KNOWN}, uint8_t{SK_OWNER_KNOWN | SK_OWNER_IN_ACCEPT}})
+      records.push_back(base(SK_K_SYN_RECV).owner(4242, task_state, flags).event());
+  for (unsigned flags = 0; flags < 256; flags += 7)
+    records.push_back(base(SK_PKT_TCP).dir(SK_DIR_RX).flags(static_cast<uint8_t>(flags)).event());
+  records.push_back(base(SK_PKT_TCP).dir(SK_DIR_NONE).ifname(hostile).owner(0, 0, SK_LISTENER_FOUND).event());
+  records.push_back(base(SK_PKT_TCP).ifname("0123456789abcdef").event());
+  // Waiters: none, one, every slot with the longest escapes, and the flags.
+  records.push_back(base(SK_K_ESTABLISHED).waiters_read().event());
+  records.push_back(base(SK_K_ESTABLISHED)
+                        .owner(4242, 0x1, SK_OWNER_KNOWN)
+                        .waiter(4242, 4243, SYS_accept4, SK_WAIT_TASK, "receiver")
+                        .event());
+  {
+    RawEvent b = base(SK_K_ESTABLISHED).waiters_read(SK_WAITERS_TRUNCATED | SK_WAITERS_UNKNOWN, 65535);
+    for (uint32_t i = 0; i < SK_MAX_WAITERS; ++i)
+      b.waiter(UINT32_MAX - i, UINT32_MAX, static_cast<int32_t>(i * 7), static_cast<uint8_t>(i % 5),
+               i % 2 ? hostile : std::string(16, '\x01'));
+    records.push_back(b.event());
+  }
+  for (uint8_t flags :
+       {uint8_t{0}, uint8_t{SK_WAITERS_TRUNCATED}, uint8_t{SK_WAITERS_UNKNOWN}, uint8_t{SK_WAITERS_IDLE_EPOLL}})
+    records.push_back(base(SK_K_STATE).states(2, 1).waiters_read(flags).waiter(1, 2, -1, SK_WAIT_EPOLL, "w").event());
+
+  // One line each, and all of them through one renderer (its reused buffer
+  // across batches), and each line parses.
+  std::string expected;
+  for (const Event& e : records) {
+    const std::string ref = reference_line(e);
+    CHECK(render_line(e) + "\n" == ref);
+    REQUIRE_NOTHROW(json::parse(ref));
+    expected += ref;
+  }
+  std::ostringstream os;
+  {
+    JsonRenderer r(os);
+    for (int round = 0; round < 200; ++round)
+      for (const Event& e : records) r.event(e);
+  }
+  std::string all;
+  for (int round = 0; round < 200; ++round) all += expected;
+  CHECK(os.str() == all);
 }

@@ -1,5 +1,7 @@
 #include "events/event.hpp"
 
+#include "events/decode.hpp"
+
 #include <cstddef>
 #include <cstring>
 
@@ -67,17 +69,16 @@ TaskState classify_task_state(uint32_t state) {
 std::size_t raw_event_size() { return sizeof(sk_event); }
 std::size_t raw_event_waiters_size() { return sizeof(sk_event_waiters); }
 
-std::optional<Event> decode(std::span<const std::byte> raw) {
-  if (raw.size() < sizeof(sk_event)) return std::nullopt;
+bool decode_into(std::span<const std::byte> raw, Event& e) {
+  if (raw.size() < sizeof(sk_event)) return false;
   sk_event r;
   std::memcpy(&r, raw.data(), sizeof(r));
   const bool with_waiters = r.owner_flags & SK_WAITERS_READ;
-  if (raw.size() != (with_waiters ? sizeof(sk_event_waiters) : sizeof(sk_event))) return std::nullopt;
+  if (raw.size() != (with_waiters ? sizeof(sk_event_waiters) : sizeof(sk_event))) return false;
   if (!known_kind(r.kind) || r.ctx > SK_CTX_IRQ || r.phase > SK_PHASE_ENTER || r.dir > SK_DIR_TX ||
       r.backend > SK_BACKEND_KPROBE || r.via > SK_WAIT_IO_URING)
-    return std::nullopt;
+    return false;
 
-  Event e;
   e.ts_ns = r.ts_ns;
   e.dur_ns = r.dur_ns;
   e.sock = r.sk;
@@ -118,17 +119,20 @@ std::optional<Event> decode(std::span<const std::byte> raw) {
   e.value = r.value;
   e.lsk = r.lsk;
   e.via = static_cast<WaitVia>(r.via);
+  // Most records carry none: the waiters are reset only where a previous
+  // record left some.
+  if (e.waiters.read || with_waiters) e.waiters = Waiters{};
   if (with_waiters) {
     sk_waiters w;
     std::memcpy(&w, raw.data() + offsetof(sk_event_waiters, waiters), sizeof(w));
-    if (w.count > SK_MAX_WAITERS) return std::nullopt;
+    if (w.count > SK_MAX_WAITERS) return false;
     e.waiters.read = true;
     e.waiters.flags = w.flags;
     e.waiters.entries = w.entries;
     e.waiters.count = w.count;
     for (uint8_t i = 0; i < w.count; ++i) {
       const sk_waiter& in = w.w[i];
-      if (in.via > SK_WAIT_IO_URING) return std::nullopt;
+      if (in.via > SK_WAIT_IO_URING) return false;
       Waiter& out = e.waiters.list[i];
       out.pid = in.tgid;
       out.tid = in.tid;
@@ -139,6 +143,12 @@ std::optional<Event> decode(std::span<const std::byte> raw) {
       std::memcpy(out.comm.data(), in.comm, sizeof(in.comm));
     }
   }
+  return true;
+}
+
+std::optional<Event> decode(std::span<const std::byte> raw) {
+  std::optional<Event> e(std::in_place);
+  if (!decode_into(raw, *e)) return std::nullopt;
   return e;
 }
 

@@ -79,6 +79,11 @@ std::string_view family_name(uint16_t family) {
 }
 
 std::string tcp_state_name(uint8_t state) {
+  if (const std::string_view name = known_tcp_state_name(state); !name.empty()) return std::string(name);
+  return fmt::format("UNKNOWN({})", state);
+}
+
+std::string_view known_tcp_state_name(uint8_t state) {
   // The kernel's enum (include/net/tcp_states.h), a stable ABI. <netinet/tcp.h>
   // names it up to TCP_CLOSING. The two states after it are the kernel's own:
   // <linux/bpf.h> mirrors NEW_SYN_RECV (a request socket) as BPF_TCP_*, which
@@ -102,7 +107,7 @@ std::string tcp_state_name(uint8_t state) {
     case kNewSynRecv: return "NEW_SYN_RECV";
     case kBoundInactive: return "BOUND_INACTIVE";
   }
-  return fmt::format("UNKNOWN({})", state);
+  return {};
 }
 
 std::string errno_name(int err) {
@@ -111,17 +116,28 @@ std::string errno_name(int err) {
 }
 
 std::string tcp_flags_string(uint8_t flags) {
+  FlagsBuffer buf;
+  return std::string(tcp_flags_string(flags, buf));
+}
+
+std::string_view tcp_flags_string(uint8_t flags, FlagsBuffer& buf) {
   // tcpdump's order (print-tcp.c): F S R P . U E W
   static constexpr std::pair<uint8_t, char> letters[] = {{SK_TCP_FIN, 'F'}, {SK_TCP_SYN, 'S'}, {SK_TCP_RST, 'R'},
                                                          {SK_TCP_PSH, 'P'}, {SK_TCP_ACK, '.'}, {SK_TCP_URG, 'U'},
                                                          {SK_TCP_ECE, 'E'}, {SK_TCP_CWR, 'W'}};
-  std::string s;
+  static_assert(std::size(letters) <= std::tuple_size_v<FlagsBuffer>);
+  std::size_t n = 0;
   for (auto [bit, c] : letters)
-    if (flags & bit) s += c;
-  return s.empty() ? "none" : s;
+    if (flags & bit) buf[n++] = c;
+  return n ? std::string_view(buf.data(), n) : "none";
 }
 
 std::string task_state_name(uint32_t state) {
+  if (const std::string_view name = known_task_state_name(state); !name.empty()) return std::string(name);
+  return fmt::format("state({:#x})", state);
+}
+
+std::string_view known_task_state_name(uint32_t state) {
   switch (classify_task_state(state)) {
     case TaskState::Running: return "running";
     case TaskState::Sleeping: return "sleeping";
@@ -131,7 +147,7 @@ std::string task_state_name(uint32_t state) {
     case TaskState::Dead: return "dead";
     case TaskState::Other: break;
   }
-  return fmt::format("state({:#x})", state);
+  return {};
 }
 
 std::string_view format_ip(uint16_t family, const std::array<uint8_t, 16>& addr, IpBuffer& buf) {

@@ -19,12 +19,21 @@ std::string_view backend_name(Backend b);
 std::string_view family_name(uint16_t family);  // "ipv4" | "ipv6" | "unknown"
 // TCP state without the TCP_ prefix: "ESTABLISHED", "SYN_RECV", ...; "UNKNOWN(n)" else.
 std::string tcp_state_name(uint8_t state);
+// The same for the states the kernel names, without a string: "" for any
+// other (which tcp_state_name() writes as "UNKNOWN(n)").
+std::string_view known_tcp_state_name(uint8_t state);
 // Symbolic errno ("EADDRINUSE"); "E<n>" when the C library has no name.
 std::string errno_name(int err);
 // tcpdump's letters: "S", "S.", ".", "P.", "F.", "R", "R.", "FP.".
 std::string tcp_flags_string(uint8_t flags);
+// The same into the caller's buffer, for the per-event paths: no allocation.
+using FlagsBuffer = std::array<char, 8>;
+std::string_view tcp_flags_string(uint8_t flags, FlagsBuffer& buf);
 // A task's __state as a word: "running", "sleeping", "disk-sleep", "stopped", "traced", ...
 std::string task_state_name(uint32_t state);
+// The same for the states with a word, without a string: "" for any other
+// (which task_state_name() writes as "state(0x...)").
+std::string_view known_task_state_name(uint32_t state);
 // How a waiter waited, as explain's JSON `how` names it: the syscall it was
 // in when that is one that waits on sockets ("accept", "accept4",
 // "epoll_wait", "epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select",

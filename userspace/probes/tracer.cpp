@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "events/decode.hpp"
 #include "probes/system.hpp"
 #include "sockscope.h"
 #include "sockscope_bpf.skel.h"
@@ -203,13 +204,12 @@ void Tracer::add_pid(uint32_t tgid) {
 
 int Tracer::on_record(void* self, void* data, std::size_t size) {
   auto* t = static_cast<Tracer*>(self);
-  auto e = events::decode(std::span(static_cast<const std::byte*>(data), size));
-  if (!e) {
+  if (!events::decode_into(std::span(static_cast<const std::byte*>(data), size), t->record_)) {
     t->undecodable_++;
     return 0;
   }
   t->delivered_++;
-  t->sink_(*e);
+  t->sink_(t->record_);
   return 0;
 }
 

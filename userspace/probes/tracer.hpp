@@ -90,6 +90,7 @@ class Tracer {
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;           // tracepoints, raw_tp, sock_ops
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> function_links_;  // fentry/fexit, kprobe/kretprobe
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
+  events::Event record_;  // each record is decoded into this one, in turn
   uint64_t delivered_ = 0;
   uint64_t undecodable_ = 0;
 };
