@@ -204,31 +204,37 @@ stop_tracer() {
   esac
 }
 
+median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 declare -A rates stats per_conn fixed startups
 modes=(baseline trace trace-port explain bpftrace)
 tracers=(trace trace-port explain bpftrace)
 ticks=$(getconf CLK_TCK)
 
 # Calibration: records per connection and fixed records, per workload and
-# mode, from two storms too small to lose anything (100 and 1,100
-# connections). The payload workload makes the same records for every
-# connection; in connect-close, a connection whose two closes cross (or
-# whose packets merge) makes a few more or fewer, so its expected count is
-# close, not exact (lost stays exact: the tracer counts it).
+# mode, from storms too small to lose anything: three pairs of 100 and 300
+# connections, the median of each figure. The payload workload makes the
+# same records for every connection; in connect-close, a connection whose two
+# closes cross (or whose packets merge) makes a few more or fewer, so its
+# expected count is close, not exact (lost stays exact: the tracer counts it).
 for w in "${wls[@]}"; do
   for m in "${tracers[@]}"; do
-    got=()
-    for n in 100 1100; do
-      start_tracer "$m"
-      storm_run "$w" "$n"
-      sleep 0.3
-      stop_tracer "$m"
-      ((lost == 0)) || echo "bench: calibration $w $m lost $lost records on $n connections: its expected counts are wrong" >&2
-      got+=("$events")
+    pcs='' fxs=''
+    for _ in 1 2 3; do
+      got=()
+      for n in 100 300; do
+        start_tracer "$m"
+        storm_run "$w" "$n"
+        sleep 0.3
+        stop_tracer "$m"
+        ((lost == 0)) || echo "bench: calibration $w $m lost $lost records on $n connections: its expected counts are wrong" >&2
+        got+=("$events")
+      done
+      pc=$(((got[1] - got[0] + 100) / 200))
+      pcs+="$pc " fxs+="$((got[0] - 100 * pc)) "
     done
-    per_conn[$w/$m]=$(((got[1] - got[0] + 500) / 1000))
-    fixed[$w/$m]=$((got[0] - 100 * per_conn[$w/$m]))
-    echo "calibration $w $m: ${per_conn[$w/$m]} records per connection + ${fixed[$w/$m]}" >&2
+    per_conn[$w/$m]=$(median <<<"$pcs")
+    fixed[$w/$m]=$(median <<<"$fxs")
+    echo "calibration $w $m: ${per_conn[$w/$m]} records per connection + ${fixed[$w/$m]} (per pair: $pcs/ $fxs)" >&2
   done
 done
 # Records WORKLOAD/MODE should deliver for N connections.
@@ -271,7 +277,6 @@ for ((r = 1; r <= rounds; r++)); do
   done
 done
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 range() { tr ' ' '\n' | grep . | sort -n | awk 'NR == 1 {lo = $1} {hi = $1} END {print lo "-" hi}'; }
 # The median of one column of the per-round stats (1 events, 2 lost, 3
 # startup, 4 rss, 5 cpu ns/record, 6 written, 7 BPF ns/run, 8 BPF us/conn,
