@@ -255,6 +255,7 @@ done
 expected() { echo $((per_conn[$1] * $2 + fixed[$1])); }
 
 : >"$work/programs"
+stats_reset=0
 : >"$work/names"
 for ((r = 1; r <= rounds; r++)); do
   for w in "${wls[@]}"; do
@@ -264,6 +265,13 @@ for ((r = 1; r <= rounds; r++)); do
         storm_run "$w"
         stats[$w/$m]+="-;-;-;-;-;-;-;-;-|"
       else
+        # Something else on this machine may have turned the statistics off
+        # (a sysctl write of 0 turns them off for everyone): on again, said.
+        if ((bpf_stats)) && [[ $(sysctl -n kernel.bpf_stats_enabled) != 1 ]]; then
+          echo "bench: kernel.bpf_stats_enabled was turned off by something else: on again for round $r $w $m" >&2
+          stats_reset=$((stats_reset + 1))
+          sysctl -qw kernel.bpf_stats_enabled=1
+        fi
         start_tracer "$m"
         bpf_snap >"$work/bpf.before"
         storm_run "$w"
@@ -276,6 +284,8 @@ for ((r = 1; r <= rounds; r++)); do
         ((r < rounds)) || sed "s|^|$w $m |" "$work/bpf.delta" >>"$work/programs"
         read -r bpf_runs bpf_ns < <(awk '{c += $3; t += $4} END {print c + 0, t + 0}' "$work/bpf.delta")
         bpf_run='-' bpf_conn='-'
+        # Both snapshots with the statistics on, or the figures are wrong.
+        [[ $(sysctl -n kernel.bpf_stats_enabled) == 1 ]] || bpf_runs=0
         if ((bpf_stats && bpf_runs > 0)); then
           bpf_run=$((bpf_ns / bpf_runs))
           bpf_conn=$(awk -v t="$bpf_ns" -v n="$connections" 'BEGIN {printf "%.2f", t / n / 1000}')
@@ -348,6 +358,7 @@ if ((bpf_stats)) && [[ -s $work/programs ]]; then
   done
 fi
 echo
+((stats_reset == 0)) || echo "bench: kernel.bpf_stats_enabled was turned off by something else $stats_reset times during the rounds (on again each time; a round where it was off as the storm ended shows '-')"
 echo "bench: $((busy_storms)) of $storms storms (calibration included) ran while another sockscope or bpftrace was loaded"
 echo "bench: $(($(date +%s) - built)) s from build to tables ($(($(date +%s) - bench_start)) s with the build)"
 
