@@ -1,7 +1,6 @@
 #include "probes/backends.hpp"
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <linux/perf_event.h>
@@ -20,6 +19,7 @@
 
 #include "events/names.hpp"
 #include "probes/error.hpp"
+#include "probes/kernel_btf.hpp"
 
 namespace sockscope::probes {
 
@@ -44,17 +44,34 @@ int load_trivial(bpf_prog_type type, const bpf_prog_load_opts* opts) {
   return bpf_prog_load(type, "sockscope_probe", "GPL", insns, 2, opts);
 }
 
-// The kernel's BTF (5 MiB and more once parsed), held only while the
-// backends are chosen: a tracer that kept it would carry it all its life.
-using BtfPtr = std::unique_ptr<btf, decltype(&btf__free)>;
+// The BTF ids of every function the hooks probe, from one pass over the
+// kernel's BTF (kernel_btf.hpp: libbpf parses it in full when it loads the
+// skeleton; a second full parse here cost as much again).
+struct FunctionIds {
+  std::vector<std::string_view> names;
+  std::optional<std::vector<uint32_t>> ids;  // nullopt: no readable BTF
+
+  std::optional<uint32_t> find(std::string_view func) const {
+    for (std::size_t i = 0; ids && i < names.size(); ++i)
+      if (names[i] == func) return (*ids)[i];
+    return std::nullopt;
+  }
+};
+
+FunctionIds hook_function_ids() {
+  FunctionIds out;
+  for (const HookSpec& spec : hook_specs())
+    out.names.insert(out.names.end(), spec.functions.begin(), spec.functions.end());
+  out.ids = kernel_func_ids(out.names);
+  return out;
+}
 
 // fexit on `func`: its BTF id, a tracing program loaded against it, attached.
-Availability probe_fentry(const btf* b, std::string_view func) {
-  if (!b) return {false, "the kernel has no BTF (/sys/kernel/btf/vmlinux)"};
-  const int id = btf__find_by_name_kind(b, std::string(func).c_str(), BTF_KIND_FUNC);
-  if (id < 0) return {false, fmt::format("{} is not in the kernel's BTF (inlined, or in a module)", func)};
-  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT,
-              .attach_btf_id = static_cast<__u32>(id));
+Availability probe_fentry(const FunctionIds& btf, std::string_view func) {
+  if (!btf.ids) return {false, "the kernel has no BTF (/sys/kernel/btf/vmlinux)"};
+  const uint32_t id = btf.find(func).value_or(0);
+  if (id == 0) return {false, fmt::format("{} is not in the kernel's BTF (inlined, or in a module)", func)};
+  LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT, .attach_btf_id = id);
   Fd prog{load_trivial(BPF_PROG_TYPE_TRACING, &opts)};
   if (prog.fd < 0) return {false, fmt::format("the kernel refused an fexit program on {}: {}", func, errstr(errno))};
   Fd link{bpf_raw_tracepoint_open(nullptr, prog.fd)};
@@ -166,8 +183,8 @@ const std::array<HookSpec, kHooks>& hook_specs() {
 
 std::vector<HookChoice> choose_backends(std::optional<Backend> forced) {
   std::map<std::string, Availability> fentry_cache, kprobe_cache;
-  BtfPtr vmlinux{forced == Backend::Tracepoint ? nullptr : btf__load_vmlinux_btf(), &btf__free};
-  const auto fentry = [&](std::string_view f) { return probe_fentry(vmlinux.get(), f); };
+  const FunctionIds ids = forced == Backend::Tracepoint ? FunctionIds{} : hook_function_ids();
+  const auto fentry = [&](std::string_view f) { return probe_fentry(ids, f); };
   std::vector<HookChoice> out;
   for (const HookSpec& spec : hook_specs()) {
     HookChoice c;

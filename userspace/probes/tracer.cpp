@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
+#include <future>
 #include <span>
 #include <thread>
 #include <type_traits>
@@ -26,6 +27,16 @@ namespace sockscope::probes {
 namespace {
 
 std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
+
+// The wake functions that tell a wait-queue entry's kind (bpf/common.bpf.h,
+// enum sk_wake_fn, in that order). A kernel without one (io_uring not
+// built) leaves it 0: its entries are reported as unknown.
+constexpr std::array<std::string_view, SK_WAKE_FNS> kWakeFns = {"autoremove_wake_function",
+                                                                "woken_wake_function",
+                                                                "default_wake_function",
+                                                                "ep_poll_callback",
+                                                                "pollwake",
+                                                                "io_poll_wake"};
 
 }  // namespace
 
@@ -75,7 +86,7 @@ void Tracer::SkelDeleter::operator()(::sockscope_bpf* s) const { sockscope_bpf__
 void Tracer::LinkDeleter::operator()(bpf_link* l) const { bpf_link__destroy(l); }
 void Tracer::RingDeleter::operator()(ring_buffer* r) const { ring_buffer__free(r); }
 
-void Tracer::open_and_load(const TraceConfig& config) {
+void Tracer::open_and_load(const TraceConfig& config, const WakeAddresses& wake) {
   skel_.reset(sockscope_bpf__open());
   if (!skel_) throw TraceError(fmt::format("cannot open the BPF object: {}", errstr(errno)));
 
@@ -92,17 +103,7 @@ void Tracer::open_and_load(const TraceConfig& config) {
   ro->targ_nports = static_cast<uint32_t>(config.ports.size());
   for (std::size_t i = 0; i < config.ports.size(); i++) ro->targ_ports[i] = config.ports[i];
   bpf_map__set_max_entries(skel_->maps.events, config.ringbuf_bytes);
-  // The wake functions that tell a wait-queue entry's kind (bpf/common.bpf.h,
-  // enum sk_wake_fn, in that order). A kernel without one (io_uring not
-  // built) leaves it 0: its entries are reported as unknown.
-  static constexpr std::array<std::string_view, SK_WAKE_FNS> kWakeFns = {"autoremove_wake_function",
-                                                                         "woken_wake_function",
-                                                                         "default_wake_function",
-                                                                         "ep_poll_callback",
-                                                                         "pollwake",
-                                                                         "io_poll_wake"};
-  const auto wake = kernel_symbols(kWakeFns);
-  static_assert(std::extent_v<decltype(ro->wake_fns)> == kWakeFns.size());
+  static_assert(std::extent_v<decltype(ro->wake_fns)> == std::tuple_size_v<WakeAddresses>);
   for (std::size_t i = 0; i < wake.size(); ++i) ro->wake_fns[i] = wake[i];
   if (!wake[SK_WAKE_AUTOREMOVE] || !wake[SK_WAKE_EPOLL])
     spdlog::warn("/proc/kallsyms has no wake function addresses: who waits on a listener will be unknown");
@@ -122,9 +123,14 @@ void Tracer::open_and_load(const TraceConfig& config) {
 }
 
 Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
+  // Reading /proc/kallsyms is the kernel formatting ~70,000 symbols up to the
+  // last wake function (30-40 ms): done on a second thread, beside the
+  // backend probes, it is ready by the time the object is opened.
+  auto wake_scan = std::async(std::launch::async, [] { return kernel_symbols(kWakeFns); });
   choices_ = choose_backends(config.backend);
+  const WakeAddresses wake = wake_scan.get();
   try {
-    open_and_load(config);
+    open_and_load(config, wake);
   } catch (const TraceError& e) {
     // The probes said yes, the verifier said no: on auto, fall back to the
     // tracepoint path rather than not tracing at all.
@@ -133,7 +139,7 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
     if (config.backend || !function_probes) throw;
     spdlog::warn("{}; falling back to tracepoints for every hook", e.what());
     for (HookChoice& c : choices_) c.chosen = Backend::Tracepoint;
-    open_and_load(config);
+    open_and_load(config, wake);
   }
   for (const HookChoice& c : choices_) spdlog::debug("backend {}", describe_choice(c));
 

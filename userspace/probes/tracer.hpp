@@ -2,6 +2,7 @@
 // polling, lost-record counters, and clean detach (RAII).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -82,7 +83,9 @@ class Tracer {
     void operator()(ring_buffer* r) const;
   };
 
-  void open_and_load(const TraceConfig& config);
+  // The wake functions' addresses, in enum sk_wake_fn order (0: not found).
+  using WakeAddresses = std::array<uint64_t, SK_WAKE_FNS>;
+  void open_and_load(const TraceConfig& config, const WakeAddresses& wake);
 
   Sink sink_;
   std::vector<HookChoice> choices_;
