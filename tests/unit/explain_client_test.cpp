@@ -134,6 +134,7 @@ std::string render(const Connection& c) {
   std::ostringstream os;
   R r(os);
   r.connection(c);
+  r.flush();
   return os.str();
 }
 

@@ -202,6 +202,7 @@ std::string render_with(F&& f) {
   std::ostringstream os;
   R r(os);
   f(static_cast<ExplainRenderer&>(r));
+  r.flush();  // as the tool does every poll tick
   return os.str();
 }
 
@@ -688,4 +689,31 @@ TEST_CASE("explain json: one line per record, buffer reused", "[explain][json]")
   std::vector<std::string> types;
   for (std::string line; std::getline(in, line);) types.push_back(json::parse(line).at("type"));
   CHECK(types == std::vector<std::string>{"connection", "listen", "connection"});
+}
+
+TEST_CASE("explain json: records are held until a flush, or until 64 KiB wait, then written whole", "[explain][json]") {
+  const Connection a = paused();
+  std::ostringstream os;
+  ExplainJsonRenderer r(os);
+  r.connection(a);
+  CHECK(os.str().empty());  // held: one write per poll tick, not one per story
+  r.flush();
+  const std::string one = os.str();
+  REQUIRE(!one.empty());
+  CHECK(one.find('\n') == one.size() - 1);
+  r.flush();
+  CHECK(os.str() == one);  // nothing held, nothing written twice
+  // Enough stories to pass 64 KiB are written without a flush, each whole.
+  const std::size_t n = 64 * 1024 / one.size() + 1;
+  for (std::size_t i = 0; i < n; ++i) r.connection(a);
+  const std::string out = os.str();
+  CHECK(out.size() == one.size() * (n + 1));
+  std::string expected;
+  for (std::size_t i = 0; i < n + 1; ++i) expected += one;
+  CHECK(out == expected);
+  // The summary writes whatever is held, and itself.
+  r.connection(a);
+  r.summary(ExplainSummary{});
+  CHECK(os.str().size() > out.size() + one.size());
+  CHECK(os.str().compare(out.size(), one.size(), one) == 0);
 }

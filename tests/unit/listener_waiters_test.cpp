@@ -426,7 +426,9 @@ TEST_CASE("explain json: nginx's connection, the new fields exactly", "[explain]
   Harness h(cfg);
   nginx(h);
   std::ostringstream os;
-  sockscope::render::ExplainJsonRenderer(os).connection(only(h));
+  sockscope::render::ExplainJsonRenderer r(os);
+  r.connection(only(h));
+  r.flush();
   const json j = json::parse(os.str());
   CHECK(j.at("listener_state") == "waiting_in_epoll");
   CHECK(j.at("waiters") == json::array({
@@ -467,6 +469,7 @@ TEST_CASE("explain json: io_uring's unknown fd is null, and the listen record ha
   sockscope::render::ExplainJsonRenderer r(os);
   r.listener(h.listeners.at(0));
   r.connection(only(h));
+  r.flush();
   std::istringstream lines(os.str());
   std::string line;
   REQUIRE(std::getline(lines, line));

@@ -92,6 +92,7 @@ int run_explain(const ExplainOptions& opts) {
           tracker.expire();
           expired_at = now;
         }
+        renderer->flush();
         std::cout.flush();
       });
   tracker.finish();

@@ -197,13 +197,17 @@ void record_head(JsonWriter& w, std::string_view type, uint64_t ts_ns, uint32_t 
 
 }  // namespace
 
-void ExplainJsonRenderer::flush() {
+void ExplainJsonRenderer::end_record() {
   line_ += '\n';
+  if (line_.size() >= kBatchBytes) flush();
+}
+
+void ExplainJsonRenderer::flush() {
   os_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+  line_.clear();
 }
 
 void ExplainJsonRenderer::listener(const track::Listener& l) {
-  line_.clear();
   JsonWriter w(line_);
   record_head(w, "listen", l.listen_ns, l.netns, l.local, l.owner);
   w.field("backlog", l.backlog);
@@ -212,11 +216,10 @@ void ExplainJsonRenderer::listener(const track::Listener& l) {
   w.field("backend", events::backend_name(l.backend));
   w.field("explanation", describe(l));
   w.end_object();
-  flush();
+  end_record();
 }
 
 void ExplainJsonRenderer::bind_conflict(const track::BindConflict& b) {
-  line_.clear();
   JsonWriter w(line_);
   record_head(w, "bind_conflict", b.ts_ns, b.netns, b.wanted, b.caller);
   w.field("errno", events::errno_name(b.err));
@@ -224,11 +227,10 @@ void ExplainJsonRenderer::bind_conflict(const track::BindConflict& b) {
   w.field("holder_listening", b.holder_listening);
   w.field("explanation", describe(b));
   w.end_object();
-  flush();
+  end_record();
 }
 
 void ExplainJsonRenderer::connection(const Connection& c) {
-  line_.clear();
   JsonWriter w(line_);
   w.begin_object();
   w.field("type", "connection");
@@ -291,11 +293,10 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   w.field("verdict", verdict(c));
   steps_array(w, c);
   w.end_object();
-  flush();
+  end_record();
 }
 
 void ExplainJsonRenderer::summary(const ExplainSummary& s) {
-  line_.clear();
   JsonWriter w(line_);
   w.begin_object();
   w.field("type", "summary");
@@ -303,6 +304,7 @@ void ExplainJsonRenderer::summary(const ExplainSummary& s) {
   w.field("connections", s.connections);
   w.field("evicted", s.evicted);
   w.end_object();
+  end_record();
   flush();
 }
 

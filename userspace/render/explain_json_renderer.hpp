@@ -12,17 +12,22 @@ namespace sockscope::render {
 
 class ExplainJsonRenderer final : public ExplainRenderer {
  public:
-  explicit ExplainJsonRenderer(std::ostream& os) : os_(os) { line_.reserve(4096); }
+  explicit ExplainJsonRenderer(std::ostream& os) : os_(os) { line_.reserve(kBatchBytes + 8192); }
   void listener(const track::Listener& l) override;
   void bind_conflict(const track::BindConflict& b) override;
   void connection(const track::Connection& c) override;
   void summary(const ExplainSummary& s) override;
+  void flush() override;
 
  private:
-  void flush();
+  // Records are held and written 64 KiB at a time (one write, not one per
+  // story), and whenever the caller flushes (every poll tick) or the
+  // summary ends the run.
+  static constexpr std::size_t kBatchBytes = 64 * 1024;
+  void end_record();
 
   std::ostream& os_;
-  std::string line_;  // reused: no allocation per record once warm
+  std::string line_;  // the held records; reused: no allocation once warm
 };
 
 }  // namespace sockscope::render

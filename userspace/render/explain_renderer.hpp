@@ -22,6 +22,8 @@ class ExplainRenderer {
   virtual void bind_conflict(const track::BindConflict& b) = 0;
   virtual void connection(const track::Connection& c) = 0;
   virtual void summary(const ExplainSummary& s) = 0;
+  // Write out whatever the renderer holds (called every poll tick).
+  virtual void flush() {}
 };
 
 }  // namespace sockscope::render
