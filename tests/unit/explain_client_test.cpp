@@ -233,6 +233,7 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   "so_errno": null,
   "so_error_ts_ns": 1031205000
  },
+ "records_lost": false,
  "verdict": "VERDICT",
  "steps": [
   {

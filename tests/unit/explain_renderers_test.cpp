@@ -458,6 +458,7 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"accept_nonblocking", false},
       {"backends", {{"syn_recv", "sock_ops"}, {"established", "fentry"}, {"accept", "kprobe"}}},
       {"client_side", nullptr},
+      {"records_lost", false},
       {"verdict", verdict(c)},
       {"steps",
        json::array({
@@ -564,7 +565,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
   CHECK(j.at("steps")[4].at("text") == "connect() = -1 ECONNREFUSED");
   CHECK(j.at("steps")[4].at("ret") == -111);
   CHECK(j.at("steps")[4].at("errno") == "ECONNREFUSED");
-  CHECK(j.size() == 48);  // the same keys as an accepted connection's record
+  CHECK(j.size() == 49);  // the same keys as an accepted connection's record
 }
 
 TEST_CASE("explain json: each step kind's own fields", "[explain][json]") {
@@ -659,7 +660,7 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
   CHECK(j.at("borrowed_pid") == 5151);
   CHECK(j.at("borrowed_role") == "other");  // the client unseen: the sender is not known to be it
   CHECK(j.at("steps") == json::array());
-  CHECK(j.size() == 48);
+  CHECK(j.size() == 49);
 }
 
 TEST_CASE("explain json: summary", "[explain][json]") {
@@ -716,4 +717,20 @@ TEST_CASE("explain json: records are held until a flush, or until 64 KiB wait, t
   r.summary(ExplainSummary{});
   CHECK(os.str().size() > out.size() + one.size());
   CHECK(os.str().compare(out.size(), one.size(), one) == 0);
+}
+
+TEST_CASE("a story told from incomplete records says so: JSON, ladder and Mermaid", "[explain][lost]") {
+  Connection c = paused();
+  CHECK(json_of([&](ExplainRenderer& r) { r.connection(c); }).at("records_lost") == false);
+  const std::string whole = render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(c); });
+  CHECK(whole.find("records were lost") == std::string::npos);
+  c.records_lost = true;
+  CHECK(json_of([&](ExplainRenderer& r) { r.connection(c); }).at("records_lost") == true);
+  const std::string ladder = render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(c); });
+  CHECK(ladder == whole.substr(0, whole.size() - 1) +
+                      "note: records were lost while this connection was traced (the ring buffer was full): this "
+                      "story may lack steps; see the summary's count\n\n");
+  const std::string mermaid = render_with<MermaidRenderer>([&](ExplainRenderer& r) { r.connection(c); });
+  CHECK(mermaid.find("%% records were lost while this connection was traced: this story may lack steps\n") !=
+        std::string::npos);
 }

@@ -1265,3 +1265,20 @@ TEST_CASE("a flow's namespaces: a client record from another one finds the only 
     CHECK_FALSE(h.connections[i].client_task.has_value());
   }
 }
+
+TEST_CASE("tracker: stories open when records were lost, or begun from records before the loss was seen, say so",
+          "[tracker][lost]") {
+  Harness h;
+  h.add(listen_ev(1'000));
+  h.add(syn_rx(2'000, 40001));
+  h.tracker().records_lost(0, 2'500);  // nothing lost yet: nothing marked
+  h.tracker().records_lost(3, 3'000);  // three records lost, seen at 3,000 ns
+  h.add(syn_rx(2'900, 40002));         // its first record is older than that
+  h.add(syn_rx(3'100, 40003));         // newer
+  h.tracker().records_lost(3, 3'200);  // the same count: nothing new
+  h.end();
+  REQUIRE(h.connections.size() == 3);
+  CHECK(by_client_port(h.connections, 40001).records_lost);
+  CHECK(by_client_port(h.connections, 40002).records_lost);
+  CHECK_FALSE(by_client_port(h.connections, 40003).records_lost);
+}

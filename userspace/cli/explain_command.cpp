@@ -87,7 +87,9 @@ int run_explain(const ExplainOptions& opts) {
   filters.explain = !opts.all_records;
   SessionResult r = run_session(
       filters, [&](const events::Event& e) { tracker.add(e); },
-      [&] {
+      [&](const events::LossCounts& lost) {
+        // Stories open while records were lost say so (records_lost).
+        tracker.records_lost(lost.total(), monotonic_ns());
         if (const uint64_t now = monotonic_ns(); now - expired_at >= kExpireEveryNs) {
           tracker.expire();
           expired_at = now;
@@ -95,6 +97,7 @@ int run_explain(const ExplainOptions& opts) {
         renderer->flush();
         std::cout.flush();
       });
+  tracker.records_lost(r.summary.lost.total(), monotonic_ns());  // the last drain's
   tracker.finish();
   render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted};
   renderer->summary(summary);

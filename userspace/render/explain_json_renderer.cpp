@@ -290,6 +290,7 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   backend_or_null(w, "accept", c.backends.accept);
   w.end_object();
   client_side_object(w, c);
+  w.field("records_lost", c.records_lost);
   w.field("verdict", verdict(c));
   steps_array(w, c);
   w.end_object();

@@ -101,7 +101,11 @@ void LadderRenderer::connection(const Connection& c) {
     put_line(os_, cell(fmt::format("{:>{}}", offset(s.ts_ns, t0, DurationStyle::Millis), kTimeWidth), kTimeWidth + 2) +
                       columns(s));
   }
-  os_ << "verdict: " << verdict(c) << "\n\n";
+  os_ << "verdict: " << verdict(c) << "\n";
+  if (c.records_lost)
+    os_ << "note: records were lost while this connection was traced (the ring buffer was full): this story may "
+           "lack steps; see the summary's count\n";
+  os_ << "\n";
 }
 
 }  // namespace sockscope::render

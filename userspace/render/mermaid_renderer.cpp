@@ -68,7 +68,9 @@ void MermaidRenderer::connection(const Connection& c) {
   }
   const uint64_t t0 = c.steps.empty() ? 0 : c.steps.front().ts_ns;
   for (const Step& s : c.steps) out += line(s, t0) + '\n';
-  out += "Note over C,S: " + sanitize(verdict(c)) + "\n\n";
+  out += "Note over C,S: " + sanitize(verdict(c)) + "\n";
+  if (c.records_lost) out += "%% records were lost while this connection was traced: this story may lack steps\n";
+  out += "\n";
   os_ << out;
 }
 

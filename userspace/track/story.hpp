@@ -275,6 +275,9 @@ struct Connection {
   uint64_t told_ns = 0;  // when the story was told (tracker clock)
   std::vector<Step> steps;
   uint32_t steps_omitted = 0;  // beyond the tracker's max_steps
+  // Records were lost (the kernel could not send them) while this story was
+  // open, or before its first record arrived: it may lack steps and facts.
+  bool records_lost = false;
 
   // Only the client's half was seen on this host: the server runs elsewhere,
   // or was not traced. Its steps are then the client host's.

@@ -507,7 +507,16 @@ Tracker::Open& Tracker::emplace_story(const FlowKey& k, uint64_t ts) {
   c.server = k.server;
   c.client = k.client;
   c.last_ns = ts;
+  // Its earlier records may be among those lost before the count grew.
+  c.records_lost = lost_seen_ns_ != 0 && ts <= lost_seen_ns_;
   return o;
+}
+
+void Tracker::records_lost(uint64_t total, uint64_t now_ns) {
+  if (total <= lost_total_) return;
+  lost_total_ = total;
+  lost_seen_ns_ = now_ns;
+  for (auto& [key, o] : connections_) o.c.records_lost = true;
 }
 
 // A SYN opens a connection. When the same 4-tuple's previous connection is

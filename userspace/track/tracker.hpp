@@ -65,6 +65,10 @@ class Tracker {
   void expire();
   // Tells every open story (tracing ends), least recently active first.
   void finish();
+  // The probes' count of lost records so far, read at now_ns (the clock's):
+  // when it has grown, every open story, and every story whose first record
+  // is older than now_ns, is marked records_lost.
+  void records_lost(uint64_t total, uint64_t now_ns);
 
   const TrackerStats& stats() const { return stats_; }
   std::size_t open_connections() const { return connections_.size(); }
@@ -196,6 +200,8 @@ class Tracker {
   TrackerConfig cfg_;
   Clock clock_;
   Sink sink_;
+  uint64_t lost_total_ = 0;    // the probes' lost records, as last told
+  uint64_t lost_seen_ns_ = 0;  // when that count last grew (0: never)
   TrackerStats stats_;
   // A listener is active when it listens and when a connection to it opens.
   // By socket: a connection's records name the one it was queued on (lsk),

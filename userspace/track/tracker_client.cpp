@@ -200,6 +200,7 @@ void Tracker::adopt_client_half(Open& o) {
     c.connect_ret = half.c.connect_ret;
     c.client_side = std::move(half.c.client_side);
     c.steps_omitted += half.c.steps_omitted;
+    c.records_lost |= half.c.records_lost;
     for (const StepRec& r : half.steps) {
       if (r.client_host) continue;
       const Task& t = half.tasks[r.task];
