@@ -437,7 +437,6 @@ static __always_inline struct file *fd_file(int fd)
 
 #define O_NONBLOCK_ 04000
 
-
 /* The TCP socket behind an open file, or NULL when it is not an IPv4/IPv6
  * TCP socket. */
 static __always_inline struct sock *tcp_sock_of_file(struct file *f)

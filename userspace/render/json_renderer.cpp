@@ -105,6 +105,17 @@ class Line {
     raw(s);
     *p_++ = '"';
   }
+  // A field whose value has its fragment in `table`, by number; a value
+  // past the table (nothing the decoder lets through today) as key and name.
+  template <std::size_t M, std::size_t N, class Name>
+  void fragment_or(const std::array<Fragment, M>& table, std::size_t i, const char (&key)[N], Name&& name_of) {
+    if (i < M) {
+      raw(table[i]);
+    } else {
+      raw(key);
+      name(name_of());
+    }
+  }
   // Bytes from the kernel (comm, ifname): escaped as JsonWriter does.
   void text(std::string_view s, std::string& scratch) {
     *p_++ = '"';
@@ -138,6 +149,15 @@ class Line {
  private:
   char* p_;
 };
+
+// A task's pid (its key written by the caller), then `,"tid":…,"comm":"…"`.
+void pid_tid_comm(Line& w, uint32_t pid, uint32_t tid, std::string_view comm, std::string& scratch) {
+  w.number(pid);
+  w.raw(R"(,"tid":)");
+  w.number(tid);
+  w.raw(R"(,"comm":)");
+  w.text(comm, scratch);
+}
 
 }  // namespace
 
@@ -178,19 +198,10 @@ void JsonRenderer::event(const Event& e) {
     w.name(events::event_name(e.kind));
   }
   w.raw(R"(,"pid":)");
-  w.number(e.pid);
-  w.raw(R"(,"tid":)");
-  w.number(e.tid);
-  w.raw(R"(,"comm":)");
-  w.text(e.comm_view(), scratch_);
+  pid_tid_comm(w, e.pid, e.tid, e.comm_view(), scratch_);
   w.raw(R"(,"cpu":)");
   w.number(e.cpu);
-  if (const auto c = static_cast<std::size_t>(e.ctx); c < f.ctx.size()) {
-    w.raw(f.ctx[c]);
-  } else {
-    w.raw(R"(,"ctx":)");
-    w.name(events::ctx_name(e.ctx));
-  }
+  w.fragment_or(f.ctx, static_cast<std::size_t>(e.ctx), R"(,"ctx":)", [&] { return events::ctx_name(e.ctx); });
   w.raw(R"(,"netns":)");
   w.number(e.netns);
   w.raw(R"(,"family":)");
@@ -203,12 +214,8 @@ void JsonRenderer::event(const Event& e) {
   w.raw(daddr_.text(e.family, e.daddr));
   w.raw(R"(,"dport":)");
   w.number(e.dport);
-  if (const auto b = static_cast<std::size_t>(e.backend); b < f.backend.size()) {
-    w.raw(f.backend[b]);
-  } else {
-    w.raw(R"(,"backend":)");
-    w.name(events::backend_name(e.backend));
-  }
+  w.fragment_or(f.backend, static_cast<std::size_t>(e.backend), R"(,"backend":)",
+                [&] { return events::backend_name(e.backend); });
   if (e.sock) {
     char hex[2 + 16] = {'0', 'x'};
     const auto end = std::to_chars(hex + 2, hex + sizeof hex, e.sock, 16).ptr;
@@ -292,11 +299,7 @@ void JsonRenderer::event(const Event& e) {
         for (std::size_t i = 0; i < tasks.size(); ++i) {
           const events::Waiter& t = tasks[i];
           w.raw(i ? R"(,{"pid":)" : R"({"pid":)");
-          w.number(t.pid);
-          w.raw(R"(,"tid":)");
-          w.number(t.tid);
-          w.raw(R"(,"comm":)");
-          w.text(t.comm_view(), scratch_);
+          pid_tid_comm(w, t.pid, t.tid, t.comm_view(), scratch_);
           w.raw(R"(,"how":)");
           w.name(events::wait_how_name(t));
           w.raw("}");
