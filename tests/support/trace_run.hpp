@@ -103,10 +103,13 @@ class TraceRun {
   explicit TraceRun(const std::vector<std::string>& extra_args, const std::string& subcommand = "trace",
                     Twin twin = Twin::None)
       : path_(temp_path(subcommand)), ready_(ready_path()) {
+    // What both runs are given after their own --ready-file: tests/vm runs
+    // the suite once per backend.
+    std::vector<std::string> common;
+    if (const char* b = forced_backend()) common.insert(common.end(), {"--backend", b});
+    common.insert(common.end(), extra_args.begin(), extra_args.end());
     std::vector<std::string> argv = {SOCKSCOPE_BIN, subcommand, "--json", "--ready-file", ready_};
-    // tests/vm runs the suite once per backend.
-    if (const char* b = forced_backend()) argv.insert(argv.end(), {"--backend", b});
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    argv.insert(argv.end(), common.begin(), common.end());
     // SOCKSCOPE_TWIN=0 leaves the twin out (tests/vm/guest-suite.sh, for
     // the backends other than fentry).
     const char* twin_env = std::getenv("SOCKSCOPE_TWIN");
@@ -116,7 +119,7 @@ class TraceRun {
       twin_ready_ = ready_path();
       std::vector<std::string> targv = {SOCKSCOPE_BIN, subcommand,     "--all-records",
                                         "--json",      "--ready-file", twin_ready_};
-      targv.insert(targv.end(), argv.begin() + 5, argv.end());
+      targv.insert(targv.end(), common.begin(), common.end());
       twin_ = std::make_unique<Process>(targv, twin_path_);
       const bool ready = wait_ready(*twin_, twin_ready_, 20s);
       INFO("twin tracer stderr: " << twin_->stderr_text());

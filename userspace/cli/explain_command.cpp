@@ -10,6 +10,7 @@
 #include "cli/choices.hpp"
 #include "cli/session.hpp"
 #include "probes/holders.hpp"
+#include "probes/tracer.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
 #include "render/mermaid_renderer.hpp"
@@ -87,9 +88,9 @@ int run_explain(const ExplainOptions& opts) {
   filters.explain = !opts.all_records;
   SessionResult r = run_session(
       filters, [&](const events::Event& e) { tracker.add(e); },
-      [&](const events::LossCounts& lost) {
+      [&](const probes::Tracer& tracer) {
         // Stories open while records were lost say so (records_lost).
-        tracker.records_lost(lost.total(), monotonic_ns());
+        tracker.records_lost(tracer.losses().total(), monotonic_ns());
         if (const uint64_t now = monotonic_ns(); now - expired_at >= kExpireEveryNs) {
           tracker.expire();
           expired_at = now;

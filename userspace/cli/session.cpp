@@ -33,7 +33,7 @@ void install_stop_handlers() {
 }  // namespace
 
 SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
-                          const std::function<void(const events::LossCounts&)>& on_tick) {
+                          const std::function<void(const probes::Tracer&)>& on_tick) {
   probes::TraceConfig cfg = make_trace_config(opts);
   ReadyFile ready(opts.ready_file);
   probes::check_system();
@@ -56,7 +56,7 @@ SessionResult run_session(const TraceOptions& opts, const std::function<void(con
   SessionResult result;
   while (!g_stop) {
     tracer.poll(100);
-    on_tick(tracer.losses());
+    on_tick(tracer);
     if (command && (result.exit_code = command->try_wait())) break;
   }
   tracer.drain();

@@ -10,6 +10,10 @@
 #include "events/event.hpp"
 #include "events/loss.hpp"
 
+namespace sockscope::probes {
+class Tracer;
+}
+
 namespace sockscope::cli {
 
 struct SessionResult {
@@ -18,10 +22,10 @@ struct SessionResult {
 };
 
 // Attaches the probes, starts the command (if any) once they are, and hands
-// every record to on_event, calling on_tick (with the losses so far) after each poll, until Ctrl-C or
+// every record to on_event, calling on_tick (given the tracer, to ask what it needs) after each poll, until Ctrl-C or
 // the command's exit. Once every probe is attached, and before the command
 // runs, it creates --ready-file and prints the "sockscope: tracing ..." line.
 SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
-                          const std::function<void(const events::LossCounts&)>& on_tick);
+                          const std::function<void(const probes::Tracer&)>& on_tick);
 
 }  // namespace sockscope::cli

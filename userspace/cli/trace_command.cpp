@@ -116,7 +116,7 @@ int run_trace(const TraceOptions& opts) {
   }
   SessionResult r = run_session(
       opts, [&](const events::Event& e) { renderer->event(e); },
-      [&](const events::LossCounts&) {
+      [&](const probes::Tracer&) {
         renderer->flush();
         std::cout.flush();
       });
