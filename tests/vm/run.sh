@@ -5,9 +5,11 @@
 # so the build tree and every tool are at the same paths; /tmp, /var/tmp and
 # /run are empty tmpfs. Streams the command's output and exits with its code.
 #   bash tests/vm/run.sh --kernel 6.1|6.12 [--timeout SECONDS] -- COMMAND ARGS...
+#   bash tests/vm/run.sh --kernel 6.1|6.12 --fetch-only
 # Exits 124 on timeout, 125 when the VM could not run the command. Needs
 # qemu-system-x86 and busybox-static (.ci/install-deps.sh). Kernels are cached
-# in tests/vm/.cache, as is the console log of the last failed run.
+# in tests/vm/.cache (--fetch-only fills the cache and boots nothing), as is
+# the console log of each kernel's last failed run (last-failure-SERIES.log).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,17 +20,18 @@ die() {
   exit 125
 }
 
-series='' timeout=600
+series='' timeout=600 fetch_only=0
 while (($#)); do
-  [[ $1 == -- || $# -ge 2 ]] || die "$1 needs a value"
+  [[ $1 == -- || $1 == --fetch-only || $# -ge 2 ]] || die "$1 needs a value"
   case $1 in
+    --fetch-only) fetch_only=1; shift ;;
     --kernel) series=${2:-}; shift 2 ;;
     --timeout) timeout=${2:-}; shift 2 ;;
     --) shift; break ;;
     *) die "unknown argument $1 (usage: run.sh --kernel 6.1|6.12 [--timeout SECONDS] -- COMMAND ARGS...)" ;;
   esac
 done
-(($#)) || die "no command (usage: run.sh --kernel 6.1|6.12 [--timeout SECONDS] -- COMMAND ARGS...)"
+(($#)) || ((fetch_only)) || die "no command (usage: run.sh --kernel 6.1|6.12 [--timeout SECONDS] -- COMMAND ARGS...)"
 [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds, got '$timeout'"
 
 # The generic flavour: the cloud one has no 9p. Each metapackage depends on the
@@ -96,6 +99,7 @@ if [[ $(cat "$kdir/package" 2>/dev/null) != "$pkg" ]]; then
   rm -rf "$kdir/deb" "$kdir/x" "$kdir/vmlinuz"
   echo "$pkg" >"$kdir/package" # last: marks the cache entry complete
 fi
+((fetch_only)) && exit 0
 
 # The initramfs is built for each run: busybox, /init, the modules, and the
 # command (shell-quoted, run from the host's current directory).
@@ -160,8 +164,8 @@ set -e
 rc=$(sed -n 's/^SOCKSCOPE_VM_RC=\([0-9]*\)$/\1/p' "$log" | tail -n 1)
 [[ -n $rc ]] && exit "$rc"
 mkdir -p "$cache"
-cat "$work/qemu.err" "$log" >"$cache/last-failure.log" 2>/dev/null || true
-where="(console: tests/vm/.cache/last-failure.log)"
+cat "$work/qemu.err" "$log" >"$cache/last-failure-$series.log" 2>/dev/null || true
+where="(console: tests/vm/.cache/last-failure-$series.log)"
 ((status[0] == 124 || status[0] == 137)) && { echo "vm/run.sh: timed out after ${timeout}s $where" >&2; exit 124; }
-why=$(grep -m 1 -E '^vm-init: |Kernel panic|^qemu-system' "$cache/last-failure.log" || true)
+why=$(grep -m 1 -E '^vm-init: |Kernel panic|^qemu-system' "$cache/last-failure-$series.log" || true)
 die "the VM ended without the command's exit code: ${why:-qemu exited ${status[0]}} $where"
