@@ -402,6 +402,172 @@ static __always_inline void put_tuple(struct sk_event *e, const struct sk_tuple 
 	__builtin_memcpy(e->daddr, t->daddr, 16);
 }
 
+/* ---- packets folded into later records (explain_mode) ----
+ * A handshake's packets are held per flow and sent inside the next record
+ * about that flow (sockscope.h, struct sk_pkt): the request socket made, the
+ * client established, the child queued, a SYN-ACK retransmitted, a state
+ * change, a packet that is not held. The flow is its two endpoints in a
+ * fixed order, whatever the namespace, so that across a veth pair the
+ * client's packets are held with the server's. Tracing programs may not
+ * take a bpf_spin_lock: each held packet has a slot of its own (by kind and
+ * direction) whose state moves 0 (free) -> 1 (being written) -> 2 (held)
+ * -> 3 (being taken) -> 0 by compare-and-swap, so a packet is written by
+ * one program and taken by one. A flow whose slots are all free again is
+ * deleted; userspace sends on the packets of a flow that no record came
+ * for (probes/tracer.cpp, sweep_held). */
+/* A plain hash, not an LRU: a held packet is never evicted unseen. Full,
+ * a packet is sent by itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct sk_fold_key);
+	__type(value, struct sk_fold);
+} folds SEC(".maps") __weak;
+
+/* A new flow's empty slots, copied from here (never written). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sk_fold);
+} fold_zero SEC(".maps") __weak;
+
+/* A record with its folded packets is put together here, one per
+ * execution context (a softirq may interrupt a process-context program). */
+#define SK_FOLD_BUF (sizeof(struct sk_event_waiters) + 8 * sizeof(struct sk_pkt))
+struct fold_buf {
+	__u8 b[SK_FOLD_BUF];
+	__u32 n;    /* take_held's count */
+	__u32 busy; /* and the states of the slots it could not take */
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, struct fold_buf);
+} fold_out SEC(".maps") __weak;
+
+/* Lost records, n at once. */
+static __always_inline void count_drops(__u32 cause, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &cause);
+	if (c)
+		__sync_fetch_and_add(c, n);
+}
+
+static __always_inline bool v4_mapped(const __u8 *a)
+{
+	__u64 lo;
+	__u32 mid;
+	__builtin_memcpy(&lo, a, 8);
+	__builtin_memcpy(&mid, a + 8, 4);
+	return !lo && mid == bpf_htonl(0xffff);
+}
+
+/* The flow of tuple t, and whether t's local end is the key's b. An
+ * IPv4-mapped IPv6 socket (a dual-stack listener's child) is the IPv4 flow
+ * its packets are. */
+static __always_inline bool make_fold_key(const struct sk_tuple *t, struct sk_fold_key *k)
+{
+	/* Any fixed order will do: ports, then the addresses as two words.
+	 * Straight-line on purpose: each branch here is a path the verifier
+	 * walks through the rest of the program. */
+	__u64 s0, s1, d0, d1;
+	__builtin_memcpy(&s0, t->saddr, 8);
+	__builtin_memcpy(&s1, t->saddr + 8, 8);
+	__builtin_memcpy(&d0, t->daddr, 8);
+	__builtin_memcpy(&d1, t->daddr + 8, 8);
+	bool swap = t->sport != t->dport ? t->sport > t->dport : s0 != d0 ? s0 > d0 : s1 > d1;
+	const __u8 *a = swap ? t->daddr : t->saddr, *b = swap ? t->saddr : t->daddr;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = t->family;
+	k->aport = swap ? t->dport : t->sport;
+	k->bport = swap ? t->sport : t->dport;
+	if (t->family == AF_INET6 && v4_mapped(t->saddr) && v4_mapped(t->daddr)) {
+		k->family = AF_INET;
+		__builtin_memcpy(k->a, a + 12, 4);
+		__builtin_memcpy(k->b, b + 12, 4);
+	} else if (t->family == AF_INET) {
+		__builtin_memcpy(k->a, a, 4);
+		__builtin_memcpy(k->b, b, 4);
+	} else {
+		__builtin_memcpy(k->a, a, 16);
+		__builtin_memcpy(k->b, b, 16);
+	}
+	return swap;
+}
+
+/* Moves the flow's held packets into buf at off, as a record whose local
+ * end is the key's b (swapped) or a carries them; deletes the flow once all
+ * its slots are free. Returns how many. The count and the busy slots are
+ * kept in buf, not in registers: the verifier then sees the same state after
+ * each slot, taken or not, and walks the rest of the program once, not once
+ * per combination (2^6 of them: too many for Linux 6.1's verifier). */
+static __always_inline __u32 take_held(struct sk_fold_key *k, struct sk_fold *f,
+				       struct fold_buf *buf, __u32 off, bool swapped)
+{
+	buf->n = 0;
+	buf->busy = 0;
+#pragma unroll
+	for (int i = 0; i < SK_FOLD_SLOTS; i++) {
+		struct sk_pkt *s = &f->p[i];
+		if (__sync_val_compare_and_swap(&s->state, SK_SLOT_HELD, SK_SLOT_TAKING) !=
+		    SK_SLOT_HELD) {
+			*(volatile __u32 *)&buf->busy |= s->state;
+			continue;
+		}
+		__u32 n = *(volatile __u32 *)&buf->n;
+		struct sk_pkt *d = (void *)(buf->b + off + (n & 7) * sizeof(struct sk_pkt));
+		__builtin_memcpy(d, s, sizeof(*d));
+		d->state = 0;
+		d->owner_flags =
+		    (d->owner_flags & SK_LISTENER_FOUND) |
+		    (!!(d->owner_flags & SK_PKT_KEY_B) != swapped ? SK_PKT_REVERSED : 0);
+		s->state = SK_SLOT_FREE;
+		*(volatile __u32 *)&buf->n = n + 1;
+	}
+	if (!*(volatile __u32 *)&buf->busy)
+		bpf_map_delete_elem(&folds, k);
+	return *(volatile __u32 *)&buf->n;
+}
+
+/* Submits the reserved record rec, of size bytes (a constant: struct
+ * sk_event or sk_event_waiters) about tuple t, with the packets its flow
+ * holds folded in (explain_mode); plainly when there are none. */
+static __always_inline void submit_folding(void *rec, __u32 size, const struct sk_tuple *t,
+					   __u8 ctxk)
+{
+	if (!explain_mode) {
+		submit_event(rec);
+		return;
+	}
+	struct sk_fold_key k;
+	bool swapped = make_fold_key(t, &k);
+	struct sk_fold *f = bpf_map_lookup_elem(&folds, &k);
+	__u32 slot = ctxk;
+	struct fold_buf *buf = f ? bpf_map_lookup_elem(&fold_out, &slot) : NULL;
+	if (!buf) {
+		submit_event(rec);
+		return;
+	}
+	__u32 n = take_held(&k, f, buf, size, swapped);
+	if (!n) {
+		submit_event(rec);
+		return;
+	}
+	__builtin_memcpy(buf->b, rec, size);
+	((struct sk_event *)buf->b)->folded = n;
+	bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+	__u64 total = size + (__u64)(n & 7) * sizeof(struct sk_pkt);
+	if (total > SK_FOLD_BUF)
+		return;
+	__u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	bool crossed = (waiting >> SK_WAKEUP_SHIFT) != ((waiting + total + 8) >> SK_WAKEUP_SHIFT);
+	if (bpf_ringbuf_output(&events, buf->b, total,
+			       crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
+		count_drops(SK_DROP_RINGBUF_FULL, n + 1);
+}
+
 /* A syscall between its entry and exit, per thread (syscalls.bpf.c; the
  * function probes read the fd from it). LRU: a thread that dies mid-call
  * cannot leak an entry. */
@@ -800,7 +966,7 @@ static __always_inline void report_syn_recv(const struct sk_tuple *t, struct soc
 	if (!e)
 		return;
 	e->backend = backend;
-	submit_event(e);
+	submit_folding(e, sizeof(*e), t, e->ctx);
 }
 
 /* The final ACK processed: the child is established and on the accept queue
@@ -823,7 +989,7 @@ static __always_inline void report_established(struct sock *child, struct sock *
 	r->ev.old_state = TCP_SYN_RECV;
 	r->ev.new_state = TCP_ESTABLISHED;
 	r->ev.backend = backend;
-	submit_event(r);
+	submit_folding(r, sizeof(*r), t, ctxk);
 }
 
 /* A dequeue as accept() leaves it, now: the listener's queue after it (lsk

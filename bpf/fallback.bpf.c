@@ -144,14 +144,14 @@ int inet_sock_set_state(struct trace_event_raw_inet_sock_set_state *ctx)
 		r->ev.old_state = oldstate;
 		r->ev.new_state = newstate;
 		put_tuple(&r->ev, &t);
-		submit_event(r);
+		submit_folding(r, sizeof(*r), &t, ctxk);
 		return 0;
 	}
 
 	struct sk_event *e = state_record(SK_K_STATE, ctxk, sk, oldstate, newstate, &t);
 	if (!e)
 		return 0;
-	submit_event(e);
+	submit_folding(e, sizeof(*e), &t, ctxk);
 
 	if (oldstate == TCP_CLOSE && newstate == TCP_LISTEN && fallback_serves(SK_HOOK_LISTEN)) {
 		e = state_record(SK_K_LISTEN, ctxk, sk, oldstate, newstate, &t);
@@ -181,7 +181,7 @@ int tcp_retransmit_synack(struct trace_event_raw_tcp_retransmit_synack *ctx)
 	e->sk = (__u64)ctx->req;
 	e->old_state = TCP_SYN_RECV;
 	e->new_state = TCP_SYN_RECV;
-	submit_event(e);
+	submit_folding(e, sizeof(*e), &t, e->ctx);
 	return 0;
 }
 

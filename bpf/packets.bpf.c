@@ -55,6 +55,76 @@ static __always_inline bool handshake_segment(const struct pkt *p, __u8 dir)
 	return true;
 }
 
+/* Holds a handshake packet for the next record of its flow (explain_mode;
+ * common.bpf.h, folds). The final ACK going out is never held: after the
+ * client's socket is established nothing more is told of the client host's
+ * side of the flow, so no record would come to carry it. False when the
+ * packet is to be sent by itself: not one that is held, its slot is taken
+ * (a retransmission: it carries the held ones out), no room, or its flow
+ * was deleted while it was written (a record took the flow's other packets
+ * meanwhile; the copy left in the deleted entry is never sent, or fails
+ * userspace's port check if the entry was reused by another flow). */
+static __always_inline bool fold_packet(const struct pkt *p, __u8 dir, __u8 ctxk,
+					struct net_device *dev)
+{
+	__u32 kind;
+	if ((p->flags & (SK_TCP_SYN | SK_TCP_ACK)) == SK_TCP_SYN)
+		kind = 0;
+	else if (p->flags & SK_TCP_SYN)
+		kind = 1;
+	else if (dir == SK_DIR_RX && !(p->flags & (SK_TCP_FIN | SK_TCP_RST)))
+		kind = 2;
+	else
+		return false;
+	struct sk_fold_key k;
+	bool from_b = make_fold_key(&p->t, &k);
+	struct sk_fold *f = bpf_map_lookup_elem(&folds, &k);
+	if (!f) {
+		__u32 zero = 0;
+		struct sk_fold *z = bpf_map_lookup_elem(&fold_zero, &zero);
+		if (!z)
+			return false;
+		bpf_map_update_elem(&folds, &k, z, BPF_NOEXIST);
+		f = bpf_map_lookup_elem(&folds, &k);
+		if (!f)
+			return false;
+	}
+	struct sk_pkt *s = &f->p[(kind * 2 + (dir == SK_DIR_RX)) % SK_FOLD_SLOTS];
+	if (__sync_val_compare_and_swap(&s->state, SK_SLOT_FREE, SK_SLOT_WRITING) != SK_SLOT_FREE)
+		return false;
+	__u64 id = current_id();
+	s->ts_ns = bpf_ktime_get_ns();
+	s->pid = id >> 32;
+	s->tid = (__u32)id;
+	s->cpu = bpf_get_smp_processor_id();
+	s->ctx = ctxk;
+	s->netns = p->t.netns;
+	s->family = p->t.family;
+	s->sport = p->t.sport;
+	s->dport = p->t.dport;
+	s->tcp_flags = p->flags;
+	s->dir = dir;
+	s->payload_len = p->payload_len;
+	s->ifindex = BPF_CORE_READ(dev, ifindex);
+	s->owner_flags = from_b ? SK_PKT_KEY_B : 0;
+	s->queue_len = 0;
+	s->queue_max = 0;
+	/* A SYN coming in: its listener's accept queue (see handle_packet). */
+	if (kind == 0 && dir == SK_DIR_RX) {
+		struct sock *lsk = find_listener(p->t.netns, p->t.dport, p->t.family, NULL);
+		if (lsk) {
+			s->owner_flags |= SK_LISTENER_FOUND;
+			s->queue_len = BPF_CORE_READ(lsk, sk_ack_backlog);
+			s->queue_max = BPF_CORE_READ(lsk, sk_max_ack_backlog);
+		}
+	}
+	current_comm(s->comm);
+	BPF_CORE_READ_STR_INTO(&s->ifname, dev, name);
+	/* A fully ordered atomic: the fields are written before it says so. */
+	__sync_val_compare_and_swap(&s->state, SK_SLOT_WRITING, SK_SLOT_HELD);
+	return bpf_map_lookup_elem(&folds, &k) == f;
+}
+
 static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
 {
 	struct pkt p = {};
@@ -77,6 +147,8 @@ static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
 		if (!bpf_map_lookup_elem(&port_listeners, &k))
 			return 0;
 	}
+	if (explain_mode && fold_packet(&p, dir, ctxk, dev))
+		return 0;
 
 	struct sk_event *e = reserve_event(SK_PKT_TCP, ctxk);
 	if (!e)
@@ -95,7 +167,7 @@ static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
 	if (dir == SK_DIR_RX && (p.flags & (SK_TCP_SYN | SK_TCP_ACK)) == SK_TCP_SYN)
 		put_listener(e, p.t.netns, p.t.dport);
 	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
-	submit_event(e);
+	submit_folding(e, sizeof(*e), &p.t, ctxk);
 	return 0;
 }
 

@@ -100,6 +100,12 @@ enum sk_drop_cause {
 #define SK_LISTENER_FOUND  0x4	/* queue_len and queue_max are the listener's */
 #define SK_WAITERS_READ	   0x8	/* the socket's wait queue was read: a struct sk_event_waiters */
 #define SK_NONBLOCK	   0x10 /* accept, connect syscall records: the file was O_NONBLOCK */
+/* explain: an accept or connect exit that stands for its entry too (no
+ * entry record was sent: the call began dur_ns before). */
+#define SK_ENTER_FOLDED 0x20
+/* explain: an accept exit followed by the dequeue it made (struct
+ * sk_dequeue), in place of an SK_K_ACCEPT record of its own. */
+#define SK_DEQUEUE_FOLDED 0x40
 
 /* tcp_flags: byte 13 of the TCP header (RFC 9293, RFC 3168), bit for bit. */
 #define SK_TCP_FIN 0x01
@@ -207,10 +213,10 @@ struct sk_event {
 	__u16 dport;
 	__u16 payload_len; /* packet: TCP payload bytes */
 	__u16 window;
-	__u8 via; /* SK_K_ACCEPT: enum sk_wait_via, how the acceptor took it (task, io_uring) */
-	__u8 reserved8;
-	__u8 ctx;	/* enum sk_exec_ctx */
-	__u8 phase;	/* enum sk_phase */
+	__u8 via;    /* SK_K_ACCEPT: enum sk_wait_via, how the acceptor took it (task, io_uring) */
+	__u8 folded; /* explain: struct sk_pkt entries after the record (and its waiters) */
+	__u8 ctx;    /* enum sk_exec_ctx */
+	__u8 phase;  /* enum sk_phase */
 	__u8 old_state; /* TCP_* of the kernel's enum (include/net/tcp_states.h) */
 	__u8 new_state;
 	__u8 tcp_flags;	  /* SK_TCP_* */
@@ -234,6 +240,89 @@ struct sk_event {
 struct sk_event_waiters {
 	struct sk_event ev;
 	struct sk_waiters waiters;
+};
+
+/* The dequeue an accept() made, folded into its exit record (explain_mode,
+ * SK_DEQUEUE_FOLDED): the SK_K_ACCEPT record's own fields; the rest are the
+ * exit's (its task, tuple, fd = the exit's return value). */
+struct sk_dequeue {
+	__u64 ts_ns;
+	__u64 sk; /* the child */
+	__u32 queue_len;
+	__u32 queue_max;
+	__u32 rx_queued;
+	__u8 backend;
+	__u8 via;
+	__u8 pad[2];
+};
+struct sk_event_dequeue {
+	struct sk_event ev;
+	struct sk_dequeue dq;
+};
+
+/* Packets folded into a later record (explain_mode): the kernel holds a
+ * flow's handshake packets (SYN, SYN-ACK, the final ACK, each way) and sends
+ * them inside the next record about that flow: the request socket made, the
+ * client's socket established, the child queued, a SYN-ACK retransmitted, a
+ * state change, or a FIN, RST or repeated segment of the flow. The record
+ * (struct sk_event, then struct sk_waiters when SK_WAITERS_READ, or struct
+ * sk_dequeue when SK_DEQUEUE_FOLDED) is followed
+ * by `folded` of these, and the packets came before it. Each is the packet
+ * record it stands for, less what stories do not use (seq, ack_seq, window,
+ * the listener's owner): its addresses are the record's, the other way round
+ * with SK_PKT_REVERSED, as IPv4 when `family` says so and the record's are
+ * IPv4-mapped IPv6. */
+#define SK_PKT_REVERSED 0x80 /* sk_pkt.owner_flags: from the record's daddr to its saddr */
+
+struct sk_pkt {
+	__u64 ts_ns;
+	__u32 pid;
+	__u32 tid;
+	__u32 netns;
+	__u32 ifindex;
+	__u32 queue_len; /* a SYN arriving: its listener's accept queue (SK_LISTENER_FOUND) */
+	__u32 queue_max;
+	__u32 state; /* the kernel's own while it holds the packet; 0 when sent */
+	__u16 cpu;
+	__u16 payload_len;
+	__u16 sport; /* as the packet went: host byte order */
+	__u16 dport;
+	__u16 family;
+	__u8 tcp_flags;
+	__u8 dir;
+	__u8 ctx;
+	__u8 owner_flags; /* SK_LISTENER_FOUND, SK_PKT_REVERSED */
+	__u8 pad[6];
+	char comm[SK_COMM_LEN];
+	char ifname[SK_IFNAME_LEN];
+};
+
+/* The most packets one record carries: a flow's six held ones and the
+ * packet whose own record carries them. */
+#define SK_MAX_FOLDED 7
+
+/* Where the kernel holds them: the map `folds`, keyed by flow (its two
+ * endpoints in a fixed order, IPv4-mapped addresses as IPv4, no
+ * namespace), a slot per kind and direction (SYN, SYN-ACK, the final ACK
+ * arriving; tx then rx), each slot's sk_pkt.state one of SK_SLOT_*. Userspace
+ * takes out the held packets of a flow that no record came for. */
+#define SK_FOLD_SLOTS	6
+#define SK_SLOT_FREE	0
+#define SK_SLOT_WRITING 1
+#define SK_SLOT_HELD	2
+#define SK_SLOT_TAKING	3
+#define SK_PKT_KEY_B	0x40 /* sk_pkt.owner_flags while held: the packet went from b to a */
+
+struct sk_fold_key {
+	__u8 a[16];
+	__u8 b[16];
+	__u16 aport;
+	__u16 bport;
+	__u16 family;
+	__u16 pad;
+};
+struct sk_fold {
+	struct sk_pkt p[SK_FOLD_SLOTS];
 };
 
 #endif /* SOCKSCOPE_H */

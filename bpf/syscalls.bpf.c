@@ -229,6 +229,9 @@ int sys_enter_connect(struct trace_event_raw_sys_enter *ctx)
 	if (!family_passes(in.tuple.family) || !ports_pass(in.tuple.dport, in.tuple.sport))
 		return 0;
 	remember(&in);
+	/* explain: the exit stands for the entry too (SK_ENTER_FOLDED). */
+	if (explain_mode)
+		return 0;
 	struct sk_event *e = syscall_event(SK_SYS_CONNECT, &in, 0);
 	if (!e)
 		return 0;
@@ -246,14 +249,19 @@ int sys_exit_connect(struct trace_event_raw_sys_exit *ctx)
 	if (!recall(SK_SYS_CONNECT, &in))
 		return 0;
 	struct sk_event *e = syscall_event(SK_SYS_CONNECT, &in, ctx->ret);
-	if (!e)
+	if (!e) {
+		if (explain_mode) /* it stood for the entry too */
+			count_drop(SK_DROP_RINGBUF_FULL);
 		return 0;
+	}
 	/* The local address is known now (chosen during connect). */
 	struct sk_tuple now = {};
 	read_tuple((struct sock *)in.sk, &now);
 	in.tuple.sport = now.sport;
 	__builtin_memcpy(in.tuple.saddr, now.saddr, 16);
 	put_tuple(e, &in.tuple);
+	if (explain_mode)
+		e->owner_flags |= SK_ENTER_FOLDED;
 	submit_event(e);
 	track_endpoint(in.tuple.netns, now.sport, in.sk);
 	return 0;
@@ -289,6 +297,9 @@ static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 	else
 		bpf_map_update_elem(&accepting, &key, &one, BPF_NOEXIST);
 
+	/* explain: the exit stands for the entry too (SK_ENTER_FOLDED). */
+	if (explain_mode)
+		return 0;
 	struct sk_event *e = syscall_event(SK_SYS_ACCEPT, &in, 0);
 	if (!e)
 		return 0;
@@ -297,6 +308,59 @@ static __always_inline int accept_enter(struct trace_event_raw_sys_enter *ctx)
 	e->dur_ns = 0;
 	put_tuple(e, &in.tuple);
 	submit_event(e);
+	return 0;
+}
+
+/* The dequeue that gave this thread child: as a function probe on
+ * inet_csk_accept saw it, or, when none did (an accept() that began before
+ * it was attached, or the tracepoint path), the queue as it is now (at now). */
+static __always_inline struct accept_seen dequeue_seen(struct sock *lsk, struct sock *child,
+						       __u64 now)
+{
+	__u64 tid = bpf_get_current_pid_tgid();
+	struct accept_seen *seen = bpf_map_lookup_elem(&accept_reported, &tid);
+	struct accept_seen s;
+	if (seen && seen->child == (__u64)child) {
+		s = *seen;
+		bpf_map_delete_elem(&accept_reported, &tid);
+	} else {
+		s = accept_view(lsk, child, SK_BACKEND_TRACEPOINT);
+		s.ts = now;
+	}
+	return s;
+}
+
+/* explain: one record for the call, its entry and its dequeue: the exit
+ * with SK_ENTER_FOLDED (when the entry was seen) and SK_DEQUEUE_FOLDED. */
+static __always_inline int accept_exit_folded(const struct inflight *in, long ret,
+					      struct sock *child, const struct sk_tuple *t,
+					      bool began_traced)
+{
+	track_endpoint(t->netns, t->sport, (__u64)child);
+	struct sk_event_dequeue *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_drops(SK_DROP_RINGBUF_FULL, began_traced ? 3 : 2);
+		return 0;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	fill_event(&r->ev, SK_SYS_ACCEPT, SK_CTX_PROCESS);
+	r->ev.fd = in->fd;
+	r->ev.ret = ret;
+	r->ev.sk = in->sk;
+	r->ev.owner_flags = in->flags | SK_DEQUEUE_FOLDED | (began_traced ? SK_ENTER_FOLDED : 0);
+	if (in->ts)
+		r->ev.dur_ns = r->ev.ts_ns - in->ts;
+	r->ev.value = in->arg;
+	put_tuple(&r->ev, t);
+	struct accept_seen s = dequeue_seen((struct sock *)in->sk, child, r->ev.ts_ns);
+	r->dq.ts_ns = s.ts;
+	r->dq.sk = (__u64)child;
+	r->dq.queue_len = s.queue_len;
+	r->dq.queue_max = s.queue_max;
+	r->dq.rx_queued = s.rx_queued;
+	r->dq.backend = s.backend;
+	r->dq.via = SK_WAIT_TASK;
+	submit_event(r);
 	return 0;
 }
 
@@ -312,6 +376,10 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 			__sync_fetch_and_add(waiting, -1);
 	}
 
+	/* No story tells an accept() that took nothing (a nonblocking one's
+	 * EAGAIN): explain hears only of those that return a connection. */
+	if (explain_mode && ret < 0)
+		return 0;
 	struct sock *child = ret >= 0 ? tcp_sock_from_fd(ret) : NULL;
 	struct sk_tuple t = {};
 	if (child) {
@@ -331,6 +399,8 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 		in.arg = (__u32)ctx->id;
 	}
 
+	if (explain_mode && child)
+		return accept_exit_folded(&in, ret, child, &t, began_traced);
 	struct sk_event *e = syscall_event(SK_SYS_ACCEPT, &in, ret);
 	if (!e)
 		return 0;
@@ -349,19 +419,7 @@ static __always_inline int accept_exit(struct trace_event_raw_sys_exit *ctx)
 	e->via = SK_WAIT_TASK;
 	e->value = in.arg;
 	put_tuple(e, &t);
-	/* A function probe on inet_csk_accept saw the dequeue itself. It misses
-	 * an accept() that began before it was attached: then this syscall-exit
-	 * path looks at the queue on its own. */
-	__u64 tid = bpf_get_current_pid_tgid();
-	struct accept_seen *seen = bpf_map_lookup_elem(&accept_reported, &tid);
-	struct accept_seen s;
-	if (seen && seen->child == (__u64)child) {
-		s = *seen;
-		bpf_map_delete_elem(&accept_reported, &tid);
-	} else {
-		s = accept_view((struct sock *)in.sk, child, SK_BACKEND_TRACEPOINT);
-		s.ts = e->ts_ns;
-	}
+	struct accept_seen s = dequeue_seen((struct sock *)in.sk, child, e->ts_ns);
 	e->ts_ns = s.ts;
 	e->queue_len = s.queue_len;
 	e->queue_max = s.queue_max;

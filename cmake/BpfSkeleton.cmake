@@ -40,7 +40,7 @@ function(sockscope_bpf_skeleton name)
     set(obj ${outdir}/${base}.bpf.o)
     add_custom_command(
       OUTPUT ${obj}
-      COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH}
+      COMMAND ${CLANG_BPF} -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_TARGET_ARCH}
               -Wall ${werror} -Wno-unused-function
               -I${vmlinux_dir} -I${src_dir} -c ${src_abs} -o ${obj}
       DEPENDS ${src_abs} ${ARG_HEADERS} ${ARG_VMLINUX}

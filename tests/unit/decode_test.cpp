@@ -36,7 +36,8 @@ std::array<uint8_t, 16> bytes16(uint8_t first) {
 
 }  // namespace
 
-TEST_CASE("decode: the raw record is 192 bytes, 488 with its waiters", "[decode]") {
+TEST_CASE("decode: the raw record is 192 bytes, 488 with its waiters, and a folded packet 88", "[decode]") {
+  CHECK(sizeof(sk_pkt) == 88);
   CHECK(sizeof(sk_event) == 192);
   CHECK(sockscope::events::raw_event_size() == 192);
   CHECK(RawEvent().bytes().size() == 192);
@@ -76,8 +77,6 @@ TEST_CASE("decode: every field round-trips", "[decode]") {
   const auto s = bytes16(0x30), d = bytes16(0x50);
   std::memcpy(b.raw().saddr, s.data(), 16);
   std::memcpy(b.raw().daddr, d.data(), 16);
-  // The reserved byte carries nothing; decode ignores it.
-  b.raw().reserved8 = 0xef;
   b.raw().rx_queued = 0xdeadbeef;
   b.raw().sock_ino = 0xcafef00d;
   b.raw().value = -111;
@@ -354,4 +353,269 @@ TEST_CASE("decode_into: one Event reused record after record equals decode() of 
     };
     CHECK(fields(reused) == fields(*expected));
   }
+}
+
+// ---- packets folded into a record (explain: struct sk_pkt) ----
+
+namespace {
+
+sk_pkt held_packet(uint64_t ts, uint16_t sport, uint16_t dport, uint8_t flags, uint8_t dir) {
+  sk_pkt p;
+  std::memset(&p, 0, sizeof p);
+  p.ts_ns = ts;
+  p.pid = 0;
+  p.tid = 0;
+  p.cpu = 1;
+  p.ctx = SK_CTX_SOFTIRQ;
+  p.netns = 4026531840u;
+  p.ifindex = 1;
+  p.family = AF_INET;
+  p.sport = sport;
+  p.dport = dport;
+  p.tcp_flags = flags;
+  p.dir = dir;
+  std::memcpy(p.comm, "swapper/1", 9);
+  std::memcpy(p.ifname, "lo", 2);
+  return p;
+}
+
+using Folded = std::array<Event, SK_MAX_FOLDED>;
+
+}  // namespace
+
+TEST_CASE("decode: packets folded into a record come out as the packet records they stand for, in time order",
+          "[decode]") {
+  // The child queued (server 127.0.0.1:10000, client 127.0.0.2:40000), and
+  // the final ACK going out (client to server: reversed against the record)
+  // and coming in, held from two CPUs and taken in the other order.
+  sk_pkt out = held_packet(100, 40000, 10000, SK_TCP_ACK, SK_DIR_TX);
+  out.owner_flags = SK_PKT_REVERSED;
+  out.pid = 4242;
+  out.tid = 4243;
+  out.ctx = SK_CTX_PROCESS;
+  std::memcpy(out.comm, "sender", 7);
+  sk_pkt in = held_packet(90, 40000, 10000, SK_TCP_ACK, SK_DIR_RX);
+  in.owner_flags = SK_PKT_REVERSED;
+  in.payload_len = 5;
+  in.cpu = 0;
+  const auto raw = RawEvent()
+                       .kind(SK_K_ESTABLISHED)
+                       .ts(200)
+                       .v4("127.0.0.1", 10000, "127.0.0.2", 40000)
+                       .waiter(7, 8, 43, SK_WAIT_TASK, "receiver")
+                       .folded(out)
+                       .folded(in)
+                       .bytes();
+  REQUIRE(raw.size() == 488 + 2 * 88);
+  const auto rec = decode(raw);
+  REQUIRE(rec.has_value());
+  CHECK(rec->folded == 2);
+  CHECK(rec->kind == Kind::Established);
+  CHECK(rec->waiters.count == 1);
+  Folded got;
+  REQUIRE(sockscope::events::decode_folded(raw, *rec, got) == 2);
+  // Time order: the ACK in (90) was taken after the one out (100).
+  const Event& first = got[0];
+  CHECK(first.ts_ns == 90);
+  CHECK(first.kind == Kind::Tcp);
+  CHECK(first.dir == Dir::Rx);
+  CHECK(first.payload_len == 5);
+  CHECK(first.cpu == 0);
+  CHECK(first.ctx == ExecCtx::Softirq);
+  CHECK(first.comm_view() == "swapper/1"sv);
+  CHECK(first.ifname_view() == "lo"sv);
+  CHECK(first.netns == 4026531840u);
+  CHECK(first.family == AF_INET);
+  // Reversed: from the record's daddr (the client) to its saddr.
+  CHECK(first.sport == 40000);
+  CHECK(first.dport == 10000);
+  CHECK(first.saddr == rec->daddr);
+  CHECK(first.daddr == rec->saddr);
+  CHECK(first.owner_flags == 0);
+  const Event& second = got[1];
+  CHECK(second.ts_ns == 100);
+  CHECK(second.dir == Dir::Tx);
+  CHECK(second.pid == 4242);
+  CHECK(second.tid == 4243);
+  CHECK(second.ctx == ExecCtx::Process);
+  CHECK(second.comm_view() == "sender"sv);
+  CHECK(second.tcp_flags == SK_TCP_ACK);
+}
+
+TEST_CASE("decode: a folded packet the record's way round, and a SYN with its listener's queue", "[decode]") {
+  sk_pkt syn = held_packet(10, 10000, 40000, SK_TCP_SYN, SK_DIR_RX);
+  syn.owner_flags = SK_LISTENER_FOUND;
+  syn.queue_len = 3;
+  syn.queue_max = 4;
+  // A packet record whose source is the record's source.
+  const auto raw = RawEvent().kind(SK_PKT_TCP).ts(20).v4("10.0.0.1", 10000, "10.0.0.2", 40000).folded(syn).bytes();
+  const auto rec = decode(raw);
+  REQUIRE(rec.has_value());
+  Folded got;
+  REQUIRE(sockscope::events::decode_folded(raw, *rec, got) == 1);
+  CHECK(got[0].saddr == rec->saddr);
+  CHECK(got[0].daddr == rec->daddr);
+  CHECK(got[0].listener_found());
+  CHECK(got[0].queue_len == 3);
+  CHECK(got[0].queue_max == 4);
+}
+
+TEST_CASE("decode: IPv4 packets folded into a dual-stack socket's record are IPv4", "[decode]") {
+  sk_pkt syn = held_packet(10, 40000, 10000, SK_TCP_SYN, SK_DIR_RX);
+  syn.owner_flags = SK_PKT_REVERSED;
+  const auto raw =
+      RawEvent().kind(SK_K_SYN_RECV).v6("::ffff:127.0.0.1", 10000, "::ffff:127.0.0.3", 40000).folded(syn).bytes();
+  const auto rec = decode(raw);
+  REQUIRE(rec.has_value());
+  Folded got;
+  REQUIRE(sockscope::events::decode_folded(raw, *rec, got) == 1);
+  CHECK(got[0].family == AF_INET);
+  const std::array<uint8_t, 16> client{127, 0, 0, 3}, server{127, 0, 0, 1};
+  CHECK(got[0].saddr == client);
+  CHECK(got[0].daddr == server);
+}
+
+TEST_CASE("decode: a folded packet whose ports are not the record's flow is left out", "[decode]") {
+  // What a slot of a deleted flow, reused by another, would show.
+  const auto raw = RawEvent()
+                       .kind(SK_K_SYN_RECV)
+                       .v4("127.0.0.1", 10000, "127.0.0.2", 40000)
+                       .folded(held_packet(1, 40001, 10000, SK_TCP_SYN, SK_DIR_RX))
+                       .folded(held_packet(2, 10000, 40000, SK_TCP_SYN | SK_TCP_ACK, SK_DIR_TX))
+                       .bytes();
+  const auto rec = decode(raw);
+  REQUIRE(rec.has_value());
+  Folded got;
+  REQUIRE(sockscope::events::decode_folded(raw, *rec, got) == 1);
+  CHECK(got[0].ts_ns == 2);
+}
+
+TEST_CASE("decode: a record's size must match the packets it says it carries", "[decode]") {
+  auto raw = RawEvent().kind(SK_K_STATE).folded(held_packet(1, 1, 2, SK_TCP_SYN, SK_DIR_TX)).bytes();
+  CHECK(decode(raw).has_value());
+  raw.pop_back();
+  CHECK_FALSE(decode(raw).has_value());
+  // More than SK_MAX_FOLDED: refused, whatever the size.
+  RawEvent many;
+  many.kind(SK_K_STATE);
+  for (int i = 0; i < SK_MAX_FOLDED + 1; ++i) many.folded(held_packet(1, 1, 2, SK_TCP_SYN, SK_DIR_TX));
+  CHECK_FALSE(decode(many.bytes()).has_value());
+}
+
+TEST_CASE("decode: the packets the kernel holds for a flow, as userspace takes them out", "[decode]") {
+  sk_fold_key key;
+  std::memset(&key, 0, sizeof key);
+  key.family = AF_INET;
+  const uint8_t a[4] = {127, 0, 0, 1}, b[4] = {127, 0, 0, 2};
+  std::memcpy(key.a, a, 4);
+  std::memcpy(key.b, b, 4);
+  key.aport = 10000;
+  key.bport = 40000;
+  sk_fold fold;
+  std::memset(&fold, 0, sizeof fold);
+  // SYN out from b (the client), held; the SYN-ACK back from a, held; a
+  // slot being written and a free one with an old packet: not delivered.
+  fold.p[0] = held_packet(50, 40000, 10000, SK_TCP_SYN, SK_DIR_TX);
+  fold.p[0].owner_flags = SK_PKT_KEY_B;
+  fold.p[0].state = SK_SLOT_HELD;
+  fold.p[2] = held_packet(40, 10000, 40000, SK_TCP_SYN | SK_TCP_ACK, SK_DIR_TX);
+  fold.p[2].state = SK_SLOT_HELD;
+  fold.p[3] = held_packet(60, 10000, 40000, SK_TCP_SYN | SK_TCP_ACK, SK_DIR_RX);
+  fold.p[3].state = SK_SLOT_WRITING;
+  fold.p[5] = held_packet(70, 40000, 10000, SK_TCP_ACK, SK_DIR_RX);
+  std::array<Event, SK_FOLD_SLOTS> got;
+  REQUIRE(sockscope::events::decode_held(key, fold, got) == 2);
+  const std::array<uint8_t, 16> a16{127, 0, 0, 1}, b16{127, 0, 0, 2};
+  CHECK(got[0].ts_ns == 40);
+  CHECK(got[0].tcp_flags == (SK_TCP_SYN | SK_TCP_ACK));
+  CHECK(got[0].saddr == a16);
+  CHECK(got[0].daddr == b16);
+  CHECK(got[1].ts_ns == 50);
+  CHECK(got[1].saddr == b16);
+  CHECK(got[1].daddr == a16);
+  CHECK(got[1].sport == 40000);
+  CHECK(got[1].family == AF_INET);
+  CHECK(got[1].owner_flags == 0);
+}
+
+TEST_CASE("decode: an accept exit with its entry and its dequeue folded in, as the three records they stand for",
+          "[decode]") {
+  sk_dequeue d{};
+  d.ts_ns = 990;
+  d.sk = 0xffff888011112222ULL;
+  d.queue_len = 2;
+  d.queue_max = 128;
+  d.rx_queued = 11;
+  d.backend = SK_BACKEND_FENTRY;
+  d.via = SK_WAIT_TASK;
+  auto b = RawEvent()
+               .kind(SK_SYS_ACCEPT)
+               .phase(SK_PHASE_EXIT)
+               .ts(1000)
+               .dur(400)
+               .ret(7)
+               .fd(3)
+               .sock(0xffff888033334444ULL)
+               .pid(50)
+               .tid(51)
+               .cpu(1)
+               .comm("receiver")
+               .value(288)
+               .nonblocking()
+               .v4("127.0.0.1", 10000, "127.0.0.2", 40000)
+               .dequeue(d);
+  b.raw().owner_flags |= SK_ENTER_FOLDED;
+  const auto raw = b.bytes();
+  REQUIRE(raw.size() == 224);
+  const auto exit = decode(raw);
+  REQUIRE(exit.has_value());
+  CHECK(exit->enter_folded());
+  CHECK(exit->dequeue_folded());
+  CHECK(exit->dequeue.ts_ns == 990);
+
+  const Event enter = sockscope::events::entry_of(*exit);
+  CHECK(enter.kind == Kind::SysAccept);
+  CHECK(enter.phase == Phase::Enter);
+  CHECK(enter.ts_ns == 600);
+  CHECK(enter.dur_ns == 0);
+  CHECK(enter.ret == 0);
+  CHECK(enter.tid == 51);
+  CHECK(enter.value == 288);
+  CHECK(enter.nonblocking());
+  CHECK_FALSE(enter.enter_folded());
+  CHECK_FALSE(enter.dequeue_folded());
+
+  const Event dq = sockscope::events::dequeue_of(*exit);
+  CHECK(dq.kind == Kind::Accept);
+  CHECK(dq.ts_ns == 990);
+  CHECK(dq.sock == 0xffff888011112222ULL);
+  CHECK(dq.fd == 7);
+  CHECK(dq.queue_len == 2);
+  CHECK(dq.queue_max == 128);
+  CHECK(dq.rx_queued == 11);
+  CHECK(dq.backend == Backend::Fentry);
+  CHECK(dq.via == WaitVia::Task);
+  CHECK(dq.tid == 51);
+  CHECK(dq.comm_view() == "receiver"sv);
+  CHECK(dq.sport == 10000);
+  CHECK(dq.dport == 40000);
+  CHECK(dq.owner_flags == 0);
+}
+
+TEST_CASE("decode: the folding flags only on the records that fold", "[decode]") {
+  // A dequeue only after an accept exit; an entry only in an accept or connect exit.
+  auto state = RawEvent().kind(SK_K_STATE);
+  state.raw().owner_flags = SK_DEQUEUE_FOLDED;
+  CHECK_FALSE(decode(state.bytes()).has_value());
+  auto entry = RawEvent().kind(SK_SYS_ACCEPT).phase(SK_PHASE_ENTER);
+  entry.raw().owner_flags = SK_ENTER_FOLDED;
+  CHECK_FALSE(decode(entry.bytes()).has_value());
+  auto bind = RawEvent().kind(SK_SYS_BIND);
+  bind.raw().owner_flags = SK_ENTER_FOLDED;
+  CHECK_FALSE(decode(bind.bytes()).has_value());
+  auto connect = RawEvent().kind(SK_SYS_CONNECT).ts(10).dur(4);
+  connect.raw().owner_flags = SK_ENTER_FOLDED;
+  const auto c = decode(connect.bytes());
+  REQUIRE(c.has_value());
+  CHECK(sockscope::events::entry_of(*c).ts_ns == 6);
 }

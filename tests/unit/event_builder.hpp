@@ -219,22 +219,50 @@ class RawEvent {
     return *this;
   }
 
+  // The dequeue an accept exit folds in (explain): the record becomes a
+  // struct sk_event_dequeue.
+  RawEvent& dequeue(const sk_dequeue& d) {
+    r_.owner_flags |= SK_DEQUEUE_FOLDED;
+    dq_ = d;
+    return *this;
+  }
+
+  // A packet the kernel folded into this record (explain), after its waiters.
+  RawEvent& folded(const sk_pkt& p) {
+    pkts_.push_back(p);
+    r_.folded = static_cast<uint8_t>(pkts_.size());
+    return *this;
+  }
+
   // Escape hatch for fields without a setter (reserved words, ...).
   sk_event& raw() { return r_; }
   const sk_event& raw() const { return r_; }
 
   std::vector<std::byte> bytes() const {
+    std::vector<std::byte> out;
     if (r_.owner_flags & SK_WAITERS_READ) {
       sk_event_waiters full;
       std::memset(&full, 0, sizeof full);
       full.ev = r_;
       full.waiters = w_;
-      std::vector<std::byte> out(sizeof full);
+      out.resize(sizeof full);
       std::memcpy(out.data(), &full, sizeof full);
-      return out;
+    } else if (r_.owner_flags & SK_DEQUEUE_FOLDED) {
+      sk_event_dequeue full;
+      std::memset(&full, 0, sizeof full);
+      full.ev = r_;
+      full.dq = dq_;
+      out.resize(sizeof full);
+      std::memcpy(out.data(), &full, sizeof full);
+    } else {
+      out.resize(sizeof(r_));
+      std::memcpy(out.data(), &r_, sizeof(r_));
     }
-    std::vector<std::byte> out(sizeof(r_));
-    std::memcpy(out.data(), &r_, sizeof(r_));
+    for (const sk_pkt& p : pkts_) {
+      const std::size_t at = out.size();
+      out.resize(at + sizeof p);
+      std::memcpy(out.data() + at, &p, sizeof p);
+    }
     return out;
   }
 
@@ -267,6 +295,8 @@ class RawEvent {
 
   sk_event r_;
   sk_waiters w_;
+  sk_dequeue dq_{};
+  std::vector<sk_pkt> pkts_;
 };
 
 }  // namespace sockscope::test

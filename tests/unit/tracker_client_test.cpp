@@ -157,6 +157,43 @@ TEST_CASE("client only: a blocking connect refused by the server's host", "[trac
   CHECK(c.steps[4].ret == -ECONNREFUSED);
 }
 
+TEST_CASE("client only: a blocking connect refused, its entry folded into its exit (explain's kernel)",
+          "[tracker][client]") {
+  // The same call as above, as explain's kernel sends it: no entry record;
+  // the exit stands for it (SK_ENTER_FOLDED, begun dur_ns before), and comes
+  // after the socket's state change. The tracker is handed the entry
+  // rebuilt from it (events::entry_of), then the exit, as probes::Tracer does.
+  const ClientFlow f;
+  Harness h;
+  h.add(f.syn_tx(kT0 + 10'000));
+  h.add(f.rst_rx(kT0 + 20'000'000));
+  h.add(f.closed(kT0 + 20'001'000));
+  auto raw = f.rec(SK_SYS_CONNECT, kT0 + 20'010'000)
+                 .pid(300)
+                 .comm("curl")
+                 .phase(SK_PHASE_EXIT)
+                 .fd(5)
+                 .ret(-ECONNREFUSED)
+                 .dur(20'010'000)
+                 .v4("0.0.0.0", 0, "0.0.0.0", 0);
+  raw.raw().owner_flags |= SK_ENTER_FOLDED;
+  const auto exit = raw.event();
+  REQUIRE(exit.enter_folded());
+  h.add(sockscope::events::entry_of(exit));
+  h.add(exit);
+  h.end();
+
+  REQUIRE(h.connections.size() == 1);
+  const Connection& c = h.connections[0];
+  CHECK(c.outcome == Outcome::Refused);
+  CHECK(c.connect_ret == -ECONNREFUSED);
+  CHECK(c.client_task == Task{300, "curl"});
+  CHECK(kinds(c) == std::vector<K>{K::ConnectEnter, K::Packet, K::Packet, K::ClientState, K::ConnectExit});
+  REQUIRE(c.steps.size() == 5);
+  CHECK(c.steps[0].ts_ns == kT0);
+  CHECK(c.steps[4].ret == -ECONNREFUSED);
+}
+
 TEST_CASE("client only: a non-blocking connect refused, told by SO_ERROR on a socket whose ports are gone",
           "[tracker][client]") {
   const ClientFlow f;

@@ -15,4 +15,16 @@ namespace sockscope::events {
 // decode(raw) returns nullopt.
 bool decode_into(std::span<const std::byte> raw, Event& out);
 
+// The packets folded into a record (explain: struct sk_pkt, bpf/sockscope.h)
+// as the packet records they stand for, in time order, into out; `rec` is
+// the record decode_into made of `raw`. Returns how many: rec.folded, less
+// any whose ports are not the record's flow (a held packet the kernel sent
+// again by itself after a race: see fold_packet in bpf/packets.bpf.c).
+std::size_t decode_folded(std::span<const std::byte> raw, const Event& rec, std::span<Event, SK_MAX_FOLDED> out);
+
+// The packets the kernel holds for a flow (the map `folds`: key and slots)
+// as packet records, in time order, into out; returns how many. For those
+// of a flow that no record came for (probes::Tracer takes them out).
+std::size_t decode_held(const sk_fold_key& key, const sk_fold& fold, std::span<Event, SK_FOLD_SLOTS> out);
+
 }  // namespace sockscope::events

@@ -2,6 +2,9 @@
 
 #include "events/decode.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstring>
 
@@ -11,9 +14,19 @@ static_assert(sizeof(sk_event) == 192, "struct sk_event changed: update the deco
 static_assert(sizeof(Event::saddr) == sizeof(sk_event::saddr) && sizeof(Event::daddr) == sizeof(sk_event::daddr));
 static_assert(sizeof(sk_waiter) == 36 && sizeof(sk_event_waiters) == 192 + 8 + 8 * 36);
 static_assert(sizeof(Waiter::comm) == sizeof(sk_waiter::comm));
+static_assert(sizeof(sk_pkt) == 88, "struct sk_pkt changed: update decode_folded and its tests");
+static_assert(sizeof(sk_dequeue) == 32 && sizeof(sk_event_dequeue) == 224);
 static_assert(sizeof(Event::comm) == sizeof(sk_event::comm) && sizeof(Event::ifname) == sizeof(sk_event::ifname));
 
 namespace {
+
+// The record before its folded packets: struct sk_event, then its waiters
+// or its dequeue.
+std::size_t head_size(bool with_waiters, bool with_dequeue) {
+  if (with_waiters) return sizeof(sk_event_waiters);
+  if (with_dequeue) return sizeof(sk_event_dequeue);
+  return sizeof(sk_event);
+}
 
 template <std::size_t N>
 std::string_view bounded(const std::array<char, N>& s) {
@@ -74,7 +87,15 @@ bool decode_into(std::span<const std::byte> raw, Event& e) {
   sk_event r;
   std::memcpy(&r, raw.data(), sizeof(r));
   const bool with_waiters = r.owner_flags & SK_WAITERS_READ;
-  if (raw.size() != (with_waiters ? sizeof(sk_event_waiters) : sizeof(sk_event))) return false;
+  const bool with_dequeue = (r.owner_flags & SK_DEQUEUE_FOLDED) && r.kind == SK_SYS_ACCEPT;
+  if (with_waiters && with_dequeue) return false;
+  // Only an accept exit folds in its dequeue; only an accept or connect exit its entry.
+  if ((r.owner_flags & SK_DEQUEUE_FOLDED) && !with_dequeue) return false;
+  if ((r.owner_flags & SK_ENTER_FOLDED) &&
+      (r.phase != SK_PHASE_EXIT || (r.kind != SK_SYS_ACCEPT && r.kind != SK_SYS_CONNECT)))
+    return false;
+  const std::size_t head = head_size(with_waiters, with_dequeue);
+  if (r.folded > SK_MAX_FOLDED || raw.size() != head + r.folded * sizeof(sk_pkt)) return false;
   if (!known_kind(r.kind) || r.ctx > SK_CTX_IRQ || r.phase > SK_PHASE_ENTER || r.dir > SK_DIR_TX ||
       r.backend > SK_BACKEND_KPROBE || r.via > SK_WAIT_IO_URING)
     return false;
@@ -119,6 +140,21 @@ bool decode_into(std::span<const std::byte> raw, Event& e) {
   e.value = r.value;
   e.lsk = r.lsk;
   e.via = static_cast<WaitVia>(r.via);
+  e.folded = r.folded;
+  if (with_dequeue) {
+    sk_dequeue d;
+    std::memcpy(&d, raw.data() + offsetof(sk_event_dequeue, dq), sizeof(d));
+    if (d.backend > SK_BACKEND_KPROBE || d.via > SK_WAIT_IO_URING) return false;
+    e.dequeue = Dequeue{d.ts_ns,
+                        d.sk,
+                        d.queue_len,
+                        d.queue_max,
+                        d.rx_queued,
+                        static_cast<Backend>(d.backend),
+                        static_cast<WaitVia>(d.via)};
+  } else {
+    e.dequeue = Dequeue{};
+  }
   // Most records carry none: the waiters are reset only where a previous
   // record left some.
   if (e.waiters.read || with_waiters) e.waiters = Waiters{};
@@ -144,6 +180,114 @@ bool decode_into(std::span<const std::byte> raw, Event& e) {
     }
   }
   return true;
+}
+
+namespace {
+
+// A held packet (struct sk_pkt) as the packet record it stands for, going
+// from (src, sport) to (dst, dport) as family says; false when malformed.
+bool packet_event(const sk_pkt& p, uint16_t family, const std::array<uint8_t, 16>& src,
+                  const std::array<uint8_t, 16>& dst, Event& e) {
+  if (p.ctx > SK_CTX_IRQ || p.dir > SK_DIR_TX) return false;
+  e = Event{};
+  e.kind = Kind::Tcp;
+  e.ts_ns = p.ts_ns;
+  e.pid = p.pid;
+  e.tid = p.tid;
+  e.cpu = p.cpu;
+  e.netns = p.netns;
+  e.ifindex = p.ifindex;
+  e.queue_len = p.queue_len;
+  e.queue_max = p.queue_max;
+  e.family = family;
+  e.sport = p.sport;
+  e.dport = p.dport;
+  e.payload_len = p.payload_len;
+  e.tcp_flags = p.tcp_flags;
+  e.dir = static_cast<Dir>(p.dir);
+  e.ctx = static_cast<ExecCtx>(p.ctx);
+  e.owner_flags = p.owner_flags & SK_LISTENER_FOUND;
+  e.saddr = src;
+  e.daddr = dst;
+  std::memcpy(e.comm.data(), p.comm, sizeof(p.comm));
+  std::memcpy(e.ifname.data(), p.ifname, sizeof(p.ifname));
+  return true;
+}
+
+// Held from several CPUs, packets reach their record in any order.
+void sort_by_time(std::span<Event> events) {
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) { return a.ts_ns < b.ts_ns; });
+}
+
+}  // namespace
+
+std::size_t decode_folded(std::span<const std::byte> raw, const Event& rec, std::span<Event, SK_MAX_FOLDED> out) {
+  const std::size_t head = head_size(rec.waiters.read, rec.dequeue_folded() && rec.kind == Kind::SysAccept);
+  if (rec.folded > SK_MAX_FOLDED || raw.size() < head + rec.folded * sizeof(sk_pkt)) return 0;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < rec.folded; ++i) {
+    sk_pkt p;
+    std::memcpy(&p, raw.data() + head + i * sizeof(sk_pkt), sizeof(p));
+    const bool reversed = p.owner_flags & SK_PKT_REVERSED;
+    if (p.sport != (reversed ? rec.dport : rec.sport) || p.dport != (reversed ? rec.sport : rec.dport)) continue;
+    std::array<uint8_t, 16> src = reversed ? rec.daddr : rec.saddr, dst = reversed ? rec.saddr : rec.daddr;
+    // IPv4-mapped IPv6 (a dual-stack socket's view of an IPv4 peer): the
+    // packet itself was IPv4.
+    if (p.family == AF_INET && rec.family == AF_INET6) {
+      std::memmove(src.data(), src.data() + 12, 4);
+      std::memmove(dst.data(), dst.data() + 12, 4);
+      std::fill(src.begin() + 4, src.end(), 0);
+      std::fill(dst.begin() + 4, dst.end(), 0);
+    }
+    if (packet_event(p, p.family, src, dst, out[n])) ++n;
+  }
+  sort_by_time(out.first(n));
+  return n;
+}
+
+std::size_t decode_held(const sk_fold_key& key, const sk_fold& fold, std::span<Event, SK_FOLD_SLOTS> out) {
+  std::array<uint8_t, 16> a{}, b{};
+  std::memcpy(a.data(), key.a, sizeof(key.a));
+  std::memcpy(b.data(), key.b, sizeof(key.b));
+  std::size_t n = 0;
+  for (const sk_pkt& p : fold.p) {
+    if (p.state != SK_SLOT_HELD) continue;
+    const bool from_b = p.owner_flags & SK_PKT_KEY_B;
+    if (packet_event(p, key.family, from_b ? b : a, from_b ? a : b, out[n])) ++n;
+  }
+  sort_by_time(out.first(n));
+  return n;
+}
+
+Event entry_of(const Event& exit) {
+  Event e = exit;
+  e.phase = Phase::Enter;
+  e.ts_ns = exit.ts_ns - std::min(exit.dur_ns, exit.ts_ns);
+  e.dur_ns = 0;
+  e.ret = 0;
+  e.owner_flags = exit.owner_flags & ~(SK_ENTER_FOLDED | SK_DEQUEUE_FOLDED);
+  e.folded = 0;
+  e.dequeue = Dequeue{};
+  return e;
+}
+
+Event dequeue_of(const Event& exit) {
+  Event e = exit;
+  e.kind = Kind::Accept;
+  e.ts_ns = exit.dequeue.ts_ns;
+  e.dur_ns = 0;
+  e.sock = exit.dequeue.sock;
+  e.fd = static_cast<int32_t>(exit.ret);
+  e.ret = 0;
+  e.queue_len = exit.dequeue.queue_len;
+  e.queue_max = exit.dequeue.queue_max;
+  e.rx_queued = exit.dequeue.rx_queued;
+  e.backend = exit.dequeue.backend;
+  e.via = exit.dequeue.via;
+  e.owner_flags = 0;
+  e.folded = 0;
+  e.dequeue = Dequeue{};
+  return e;
 }
 
 std::optional<Event> decode(std::span<const std::byte> raw) {

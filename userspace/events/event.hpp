@@ -90,6 +90,17 @@ struct Waiters {
 enum class TaskState : uint8_t { Running, Sleeping, DiskSleep, Stopped, Traced, Dead, Other };
 TaskState classify_task_state(uint32_t state);
 
+// The dequeue an accept() made, folded into its exit record (explain:
+// struct sk_dequeue, SK_DEQUEUE_FOLDED).
+struct Dequeue {
+  uint64_t ts_ns = 0;
+  uint64_t sock = 0;  // the child
+  uint32_t queue_len = 0, queue_max = 0, rx_queued = 0;
+  Backend backend = Backend::Tracepoint;
+  WaitVia via = WaitVia::Unknown;
+  bool operator==(const Dequeue&) const = default;
+};
+
 struct Event {
   uint64_t ts_ns = 0;
   uint64_t dur_ns = 0;
@@ -131,7 +142,9 @@ struct Event {
   std::array<uint8_t, 16> daddr{};
   std::array<char, SK_COMM_LEN> comm{};
   std::array<char, SK_IFNAME_LEN> ifname{};
-  Waiters waiters;  // Established, and a client's SYN_SENT -> ESTABLISHED
+  Waiters waiters;     // Established, and a client's SYN_SENT -> ESTABLISHED
+  uint8_t folded = 0;  // packets the kernel folded into this record (decode_folded), which came before it
+  Dequeue dequeue;     // with SK_DEQUEUE_FOLDED (an accept exit, explain): dequeue_of
 
   Layer layer() const;
   std::string_view comm_view() const;
@@ -139,7 +152,16 @@ struct Event {
   bool owner_known() const { return owner_flags & kOwnerKnown; }
   bool listener_found() const { return owner_flags & kListenerFound; }
   bool nonblocking() const { return owner_flags & kNonblock; }
+  bool enter_folded() const { return owner_flags & SK_ENTER_FOLDED; }
+  bool dequeue_folded() const { return owner_flags & SK_DEQUEUE_FOLDED; }
 };
+
+// What an explain record folds in besides packets, as the records it stands
+// for: the entry of an accept or connect exit (enter_folded: the exit's
+// fields, begun dur_ns before it), and an accept exit's dequeue
+// (dequeue_folded: an Accept record in the exit's task, for its fd).
+Event entry_of(const Event& exit);
+Event dequeue_of(const Event& exit);
 
 // Size of the kernel's record (struct sk_event), and of one with its socket's
 // waiters (struct sk_event_waiters); decode() rejects any other.

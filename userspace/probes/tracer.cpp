@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -95,6 +96,9 @@ void Tracer::open_and_load(const TraceConfig& config, const WakeAddresses& wake)
   ro->filter_by_task = config.filter_by_task();
   ro->follow_children = config.follow_children;
   ro->explain_mode = config.explain;
+  explain_ = config.explain;
+  // Only explain holds packets (bpf/common.bpf.h, folds): trace's map is a stub.
+  if (!config.explain) bpf_map__set_max_entries(skel_->maps.folds, 1);
   std::memset(ro->targ_comm, 0, sizeof(ro->targ_comm));
   std::memcpy(ro->targ_comm, config.comm.data(), std::min(config.comm.size(), sizeof(ro->targ_comm) - 1));
   ro->targ_family = config.family;
@@ -214,9 +218,69 @@ int Tracer::on_record(void* self, void* data, std::size_t size) {
     t->undecodable_++;
     return 0;
   }
+  // Packets the kernel folded into the record (explain) came before it.
+  if (t->record_.folded) {
+    const std::size_t n =
+        events::decode_folded(std::span(static_cast<const std::byte*>(data), size), t->record_, t->folded_);
+    for (std::size_t i = 0; i < n; ++i) {
+      t->delivered_++;
+      t->sink_(t->folded_[i]);
+    }
+  }
+  // What else it stands for: a call's entry before it, its dequeue after.
+  if (t->record_.enter_folded()) {
+    t->delivered_++;
+    t->sink_(events::entry_of(t->record_));
+  }
   t->delivered_++;
   t->sink_(t->record_);
+  if (t->record_.dequeue_folded()) {
+    t->delivered_++;
+    t->sink_(events::dequeue_of(t->record_));
+  }
   return 0;
+}
+
+namespace {
+
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// How often explain looks for held packets no record came for, and how long
+// a flow must have been quiet: a record about it comes within microseconds
+// of its packets (the next step of the handshake), or not at all.
+constexpr uint64_t kSweepEveryNs = 250'000'000;
+constexpr uint64_t kHeldQuietNs = 500'000'000;
+
+}  // namespace
+
+void Tracer::sweep_held(uint64_t quiet_since_ns) {
+  const int fd = bpf_map__fd(skel_->maps.folds);
+  // The keys first: a key deleted under bpf_map_get_next_key restarts the walk.
+  held_keys_.clear();
+  sk_fold_key key{};
+  const sk_fold_key* prev = nullptr;
+  while (held_keys_.size() < bpf_map__max_entries(skel_->maps.folds) && bpf_map_get_next_key(fd, prev, &key) == 0) {
+    held_keys_.push_back(key);
+    prev = &held_keys_.back();
+  }
+  for (const sk_fold_key& k : held_keys_) {
+    sk_fold f;
+    if (bpf_map_lookup_elem(fd, &k, &f)) continue;
+    // Quiet: no slot written since, and none being written or taken now.
+    bool quiet = true;
+    for (const sk_pkt& p : f.p)
+      quiet = quiet && p.ts_ns <= quiet_since_ns && (p.state == SK_SLOT_FREE || p.state == SK_SLOT_HELD);
+    if (!quiet || bpf_map_lookup_and_delete_elem(fd, &k, &f)) continue;
+    const std::size_t n = events::decode_held(k, f, held_);
+    for (std::size_t i = 0; i < n; ++i) {
+      delivered_++;
+      sink_(held_[i]);
+    }
+  }
 }
 
 int Tracer::poll(int timeout_ms) {
@@ -227,11 +291,19 @@ int Tracer::poll(int timeout_ms) {
   if (n == -EINTR) return 0;
   if (n < 0) throw TraceError(fmt::format("reading the ring buffer failed: {}", errstr(n)));
   if (n == 0) n = std::max(0, static_cast<int>(ring_buffer__consume(ring_.get())));
+  if (explain_) {
+    if (const uint64_t now = monotonic_ns(); now - swept_at_ >= kSweepEveryNs) {
+      sweep_held(now - kHeldQuietNs);
+      swept_at_ = now;
+    }
+  }
   return n;
 }
 
 int Tracer::drain() {
   int n = ring_buffer__consume(ring_.get());
+  // Tracing ends: whatever the kernel still holds is all there will be.
+  if (explain_) sweep_held(UINT64_MAX);
   return n < 0 ? 0 : n;
 }
 

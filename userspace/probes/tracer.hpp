@@ -62,7 +62,8 @@ class Tracer {
   void add_pid(uint32_t tgid);
   // Deliver what is ready, waiting up to timeout_ms; returns records handled.
   int poll(int timeout_ms);
-  // Deliver everything already in the ring buffer without waiting.
+  // Deliver everything already in the ring buffer without waiting (and,
+  // explain, the packets the kernel still holds: tracing ends).
   int drain();
   events::LossCounts losses() const;
   uint64_t delivered() const { return delivered_; }
@@ -72,6 +73,10 @@ class Tracer {
 
  private:
   static int on_record(void* self, void* data, std::size_t size);
+  // Delivers the packets the kernel holds for flows quiet since quiet_since_ns
+  // (CLOCK_MONOTONIC), taking them out: no record came to carry them
+  // (explain; bpf/common.bpf.h, folds). poll() calls it now and then.
+  void sweep_held(uint64_t quiet_since_ns);
 
   struct SkelDeleter {
     void operator()(::sockscope_bpf* s) const;
@@ -93,7 +98,12 @@ class Tracer {
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;           // tracepoints, raw_tp, sock_ops
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> function_links_;  // fentry/fexit, kprobe/kretprobe
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
-  events::Event record_;  // each record is decoded into this one, in turn
+  events::Event record_;                             // each record is decoded into this one, in turn
+  std::array<events::Event, SK_MAX_FOLDED> folded_;  // and the packets folded into it
+  bool explain_ = false;
+  uint64_t swept_at_ = 0;
+  std::vector<sk_fold_key> held_keys_;
+  std::array<events::Event, SK_FOLD_SLOTS> held_;
   uint64_t delivered_ = 0;
   uint64_t undecodable_ = 0;
 };

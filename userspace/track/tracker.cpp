@@ -204,8 +204,10 @@ void Tracker::on_state(const Event& e) {
   // unless that record was not seen.
   if (!o && e.old_state == kSynSent) o = &open_client_story(remote, local, e.netns, e.ts_ns);
   if (o) {  // the client's socket
-    if (connecting_.contains(e.sock))
-      client_socks_.insert_or_assign(e.sock, FlowKey{o->c.server, o->c.client, o->c.netns});
+    // For its connect()'s exit, which may come without the tuple (below).
+    // Whether or not its entry was seen: explain's kernel folds the entry
+    // into the exit (SK_ENTER_FOLDED), which comes after this.
+    if (e.old_state == kSynSent) client_socks_.insert_or_assign(e.sock, FlowKey{o->c.server, o->c.client, o->c.netns});
     remember_client_flow(e.sock, *o);
     if (e.old_state == kSynSent && e.new_state == kEstablished) on_client_established(*o, e);
     if (e.old_state == kSynSent && e.new_state == kClose) {
