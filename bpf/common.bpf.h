@@ -181,11 +181,17 @@ struct {
 
 /* ---- helpers ---- */
 
+/* Lost records, n at once (a folded record counts as those it stood for). */
+static __always_inline void count_drops(__u32 cause, __u64 n)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &cause);
+	if (c)
+		__sync_fetch_and_add(c, n);
+}
+
 static __always_inline void count_drop(__u32 cause)
 {
-	__u64 *n = bpf_map_lookup_elem(&drops, &cause);
-	if (n)
-		__sync_fetch_and_add(n, 1);
+	count_drops(cause, 1);
 }
 
 static __always_inline __u8 exec_ctx(void)
@@ -446,14 +452,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct fold_buf);
 } fold_out SEC(".maps") __weak;
-
-/* Lost records, n at once. */
-static __always_inline void count_drops(__u32 cause, __u64 n)
-{
-	__u64 *c = bpf_map_lookup_elem(&drops, &cause);
-	if (c)
-		__sync_fetch_and_add(c, n);
-}
 
 static __always_inline bool v4_mapped(const __u8 *a)
 {

@@ -565,16 +565,7 @@ int io_uring_complete(struct trace_event_raw_io_uring_complete *ctx)
 	e->via = SK_WAIT_IO_URING;
 	put_tuple(e, &t);
 	struct sock *lsk = find_listener(t.netns, t.sport, t.family, NULL);
-	__u64 tid = bpf_get_current_pid_tgid();
-	struct accept_seen *seen = bpf_map_lookup_elem(&accept_reported, &tid);
-	struct accept_seen s;
-	if (seen && seen->child == (__u64)child) {
-		s = *seen;
-		bpf_map_delete_elem(&accept_reported, &tid);
-	} else {
-		s = accept_view(lsk, child, SK_BACKEND_TRACEPOINT);
-		s.ts = e->ts_ns;
-	}
+	struct accept_seen s = dequeue_seen(lsk, child, e->ts_ns);
 	e->lsk = (__u64)lsk;
 	e->ts_ns = s.ts;
 	e->queue_len = s.queue_len;
