@@ -479,6 +479,78 @@ TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and
         std::string::npos);
 }
 
+// A SYN the kernel dropped, with nothing after it: the record that would
+// have carried it (the request socket made, issue #12's folding) never comes,
+// so explain takes the held packets out of the kernel when they have been
+// quiet and when it stops, and tells the story as pending.
+TEST_CASE("E5 stopped: a connection of dropped SYNs only is told as pending, from the packets the kernel held",
+          "[explain][vm]") {
+  const Topology t =
+      topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  Hosts hosts(t);
+  const int port = next_port();
+  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
+
+  Process r(receiver(t, port, {"--backlog", "1", "--count", "3", "--pause-after", "listen"}));
+  REQUIRE(r.wait_stdout("paused after listen"));
+  REQUIRE(r.wait_stopped());
+  Process s1(sender(t, port, "one"));
+  REQUIRE(s1.wait_stdout("sent 3 bytes"));
+  Process s2(sender(t, port, "two"));
+  REQUIRE(s2.wait_stdout("sent 3 bytes"));
+  const ListenOverflows listen_overflows(t);
+  const long before = listen_overflows();
+  Process s3(sender(t, port, "three"));
+  REQUIRE(wait_until([&] { return listen_overflows() > before; }));
+  const long dropped_before_stop = listen_overflows() - before;
+  Records rs = explain.stop();  // the receiver still stopped, s3 in SYN_SENT
+  const long dropped_after_stop = listen_overflows() - before;
+  r.signal(SIGCONT);
+  REQUIRE(s1.wait() == 0);
+  REQUIRE(s2.wait() == 0);
+  REQUIRE(s3.wait(20s) == 0);
+  REQUIRE(r.wait() == 0);
+
+  auto conns = of_type(rs, "connection");
+  REQUIRE(conns.size() == 3);
+  json c3 = one(
+      conns, [&](const json& c) { return c["client_pid"] == s3.pid(); }, "the third sender's connection");
+  INFO(c3.dump());
+  CHECK(c3["outcome"] == "pending");
+  CHECK(c3["completed_by"] == "none");
+  CHECK(c3["established_ts_ns"].is_null());
+  CHECK(c3["accept_ts_ns"].is_null());
+  CHECK(c3["records_lost"] == false);
+  // Every SYN it sent was dropped, as the kernel's counter says (a
+  // retransmission may fall between the counter's reads and the stop).
+  const long syns = c3["syns"].get<long>();
+  CHECK(c3["syns_dropped"] == syns);
+  CHECK(syns >= dropped_before_stop);
+  CHECK(syns <= dropped_after_stop);
+  CHECK(syns >= 1);
+  int dropped_steps = 0;
+  for (const json& step : c3["steps"])
+    if (step["kind"] == "packet" && step["dropped"] == true) {
+      ++dropped_steps;
+      CHECK(step["flags"] == "S");
+      CHECK(step["queue_len"] == 2);
+      CHECK(step["queue_max"] == 1);
+    }
+  CHECK(dropped_steps == syns);
+  // The first two completed and wait in the queue: not accepted while traced.
+  for (pid_t pid : {s1.pid(), s2.pid()}) {
+    json c = one(
+        conns, [&](const json& j) { return j["client_pid"] == pid; }, "connection of " + std::to_string(pid));
+    CHECK(c["completed_by"] == "kernel");
+    CHECK(c["listener_state"] == "stopped");
+    CHECK(c["accept_ts_ns"].is_null());
+    CHECK(c["syns_dropped"] == 0);
+  }
+  CHECK(rs.back()["type"] == "summary");
+  CHECK(rs.back()["lost_total"] == 0);
+}
+
 TEST_CASE("explain -- CMD: the spawned receiver's connection is explained, and its exit code comes back",
           "[explain][spawn]") {
   const Topology t = topology("loopback", "ipv4");
