@@ -158,7 +158,7 @@ bpf_names() {
 # BEFORE AFTER [NAMES]: per program (id, name, runs, ns) what ran in between.
 bpf_delta() {
   awk 'FILENAME == ARGV[1] {t[$1] = $2; c[$1] = $3; next}
-    FILENAME == ARGV[2] {print $1, $2 - t[$1], $3 - c[$1]}' "$1" "$2" |
+    FILENAME == ARGV[2] {printf "%s %.0f %.0f\n", $1, $2 - t[$1], $3 - c[$1]}' "$1" "$2" |
     awk -v names="${3:-/dev/null}" 'BEGIN {while ((getline l < names) > 0) {split(l, a, " "); n[a[1]] = a[2]}}
       {print $1, (($1 in n) ? n[$1] : "prog" $1), $3, $2}'
 }
@@ -282,7 +282,7 @@ for ((r = 1; r <= rounds; r++)); do
         bpf_delta "$work/bpf.before" "$work/bpf.after" "$work/names" >"$work/bpf.delta"
         # The last round's cost per program, for the breakdown.
         ((r < rounds)) || sed "s|^|$w $m |" "$work/bpf.delta" >>"$work/programs"
-        read -r bpf_runs bpf_ns < <(awk '{c += $3; t += $4} END {print c + 0, t + 0}' "$work/bpf.delta")
+        read -r bpf_runs bpf_ns < <(awk '{c += $3; t += $4} END {printf "%.0f %.0f\n", c, t}' "$work/bpf.delta")
         bpf_run='-' bpf_conn='-'
         # Both snapshots with the statistics on, or the figures are wrong.
         [[ $(sysctl -n kernel.bpf_stats_enabled) == 1 ]] || bpf_runs=0
