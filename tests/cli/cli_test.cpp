@@ -65,7 +65,16 @@ TEST_CASE("bad input: one line and a non-zero exit", "[cli]") {
            "sockscope: error: --port: at most 16 ports"},
       Case{{"trace", "--color", "pink"}, 2, "--color"}, Case{{"trace", "--ringbuf-size", "3"}, 2, "power of two"},
       Case{{"trace", "--comm", "a-name-longer-than-15"}, 1, "longer than the kernel's 15-character"},
-      Case{{"trace", "--", "/nonexistent/command"}, 1, "sockscope: error: /nonexistent/command: command not found"},
+      Case{{"trace", "--", "/nonexistent/command"},
+           127,
+           "sockscope: error: cannot run /nonexistent/command: No such file or directory"},
+      Case{{"trace", "--", "no-such-command-here"},
+           127,
+           "sockscope: error: cannot run no-such-command-here: command not found"},
+      Case{{"trace", "--user", "nobody"}, 2, "--user"},
+      Case{{"trace", "--user", "no-such-user-here", "--", "true"},
+           1,
+           "sockscope: error: --user no-such-user-here: no such user"},
       Case{{"frobnicate"}, 2, "sockscope: error:"}, Case{{}, 2, "sockscope: error: A subcommand is required"},
       Case{{"trace", "--backend", "ebpf"}, 2, "--backend"}, Case{{"explain", "--backend", ""}, 2, "--backend"},
       Case{{"doctor", "--bogus"}, 2, "sockscope: error: The following argument was not expected: --bogus"},
@@ -73,7 +82,9 @@ TEST_CASE("bad input: one line and a non-zero exit", "[cli]") {
       Case{{"explain", "--json", "--format", "text"}, 2, "excludes"},
       Case{{"explain", "--timeout", "0"}, 2, "--timeout"}, Case{{"explain", "--timeout", "soon"}, 2, "--timeout"},
       Case{{"explain", "--port", "65536"}, 2, "sockscope: error: --port: Value 65536 not in range 1 to 65535"},
-      Case{{"explain", "--", "/nonexistent/command"}, 1, "sockscope: error: /nonexistent/command: command not found"});
+      Case{{"explain", "--", "/nonexistent/command"},
+           127,
+           "sockscope: error: cannot run /nonexistent/command: No such file or directory"});
   std::vector<std::string> argv = {SOCKSCOPE_BIN};
   argv.insert(argv.end(), c.args.begin(), c.args.end());
   Outcome o = run(argv);

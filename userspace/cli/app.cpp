@@ -13,6 +13,7 @@
 #include "probes/error.hpp"
 #include "probes/system.hpp"
 #include "probes/tracer.hpp"
+#include "spawn/held_command.hpp"
 
 namespace sockscope::cli {
 
@@ -58,6 +59,9 @@ int run(int argc, char** argv) {
     if (trace->parsed()) return run_trace(trace_opts);
     if (explain->parsed()) return run_explain(explain_opts);
     if (doctor->parsed()) return run_doctor();
+  } catch (const spawn::CannotRun& e) {
+    std::cerr << "sockscope: error: " << e.what() << "\n";
+    return 127;  // as a shell says it could not run a command
   } catch (const probes::TraceError& e) {
     std::cerr << "sockscope: error: " << e.what() << "\n";
     return 1;

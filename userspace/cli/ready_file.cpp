@@ -53,6 +53,12 @@ void ReadyFile::publish() {
   fd_ = -1;
   if (rename(temp_.c_str(), path_.c_str()) != 0) throw failure(path_, "cannot rename " + temp_ + " to it", errno);
   temp_.clear();
+  published_ = true;
+}
+
+void ReadyFile::withdraw() {
+  if (published_) unlink(path_.c_str());
+  published_ = false;
 }
 
 }  // namespace sockscope::cli

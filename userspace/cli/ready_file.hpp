@@ -20,10 +20,13 @@ class ReadyFile {
   // Makes PATH appear, complete, in one step (rename), so a watcher never
   // sees it half-written. Throws probes::TraceError when it cannot.
   void publish();
+  // Takes a published file back (the session failed after all).
+  void withdraw();
 
  private:
   std::string path_;
   std::string temp_;  // "" once renamed (or when there is no ready file)
+  bool published_ = false;
   int fd_ = -1;
 };
 

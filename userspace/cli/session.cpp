@@ -1,6 +1,8 @@
 #include "cli/session.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <iostream>
@@ -16,18 +18,37 @@ namespace sockscope::cli {
 
 namespace {
 
-volatile std::sig_atomic_t g_stop = 0;
+// The stop signals: how many came, the last one, and whether it was sent to
+// sockscope by a process (kill) rather than by the terminal, which sends a
+// Ctrl-C to the whole foreground process group, a spawned command included.
+volatile std::sig_atomic_t g_signals = 0;
+volatile std::sig_atomic_t g_last = 0;
+volatile std::sig_atomic_t g_from_process = 0;
 
-void on_signal(int) { g_stop = 1; }
+void on_signal(int sig, siginfo_t* info, void*) {
+  g_last = sig;
+  g_from_process = info != nullptr && info->si_code != SI_KERNEL;
+  g_signals = g_signals + 1;
+}
 
 void install_stop_handlers() {
   struct sigaction sa {};
-  sa.sa_handler = on_signal;
+  sa.sa_sigaction = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: let the poll return at once
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  sigaction(SIGHUP, &sa, nullptr);
+  sa.sa_flags = SA_SIGINFO;  // no SA_RESTART: let the poll return at once
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
+  // A closed output is an error from write() (EPIPE), seen and handled, not
+  // a death at the next write with no summary.
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// Standard output can take no more: its reader is gone (a pipe's write end
+// polls POLLERR once the read end is closed, whether or not anything is
+// written), or a write to it failed.
+bool output_closed() {
+  if (!std::cout) return true;
+  pollfd p{STDOUT_FILENO, 0, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
 }
 
 }  // namespace
@@ -35,6 +56,8 @@ void install_stop_handlers() {
 SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
                           const std::function<void(const probes::Tracer&)>& on_tick) {
   probes::TraceConfig cfg = make_trace_config(opts);
+  std::optional<spawn::RunAs> as;
+  if (!opts.user.empty()) as = spawn::lookup_user(opts.user);
   ReadyFile ready(opts.ready_file);
   probes::check_system();
 
@@ -43,25 +66,49 @@ SessionResult run_session(const TraceOptions& opts, const std::function<void(con
 
   std::optional<spawn::HeldCommand> command;
   if (!opts.command.empty()) {
-    command.emplace(opts.command);
+    command.emplace(opts.command, as);
     tracer.add_pid(static_cast<uint32_t>(command->pid()));
   }
   ready.publish();
+  if (command) {
+    try {
+      command->release();
+    } catch (const spawn::CannotRun&) {
+      ready.withdraw();  // nothing left saying it runs
+      throw;
+    }
+  }
   std::cerr << fmt::format("sockscope: tracing ({} probes attached). {}\n", tracer.attached_count(),
-                           command ? fmt::format("Running {} as pid {}.", opts.command.front(), command->pid())
+                           command ? fmt::format("Running {} as pid {}{}.", opts.command.front(), command->pid(),
+                                                 as ? fmt::format(", user {}", as->name) : std::string())
                                    : std::string("Ctrl-C to stop."))
             << std::flush;
-  if (command) command->release();
 
   SessionResult result;
-  while (!g_stop) {
+  std::sig_atomic_t handled = 0;  // signals acted on
+  for (;;) {
     tracer.poll(100);
     on_tick(tracer);
+    if (output_closed()) {
+      result.stop = Stop::OutputClosed;
+      break;
+    }
     if (command && (result.exit_code = command->try_wait())) break;
+    if (g_signals == handled) continue;
+    handled = g_signals;
+    result.stop = Stop::Signal;
+    if (!command || handled > 1) break;  // no command, or asked twice: stop now
+    // The first signal with a command: the command is asked to stop (a
+    // terminal's Ctrl-C has reached it already) and traced until it has.
+    if (g_from_process) command->signal(g_last);
   }
   tracer.drain();
-  if (command && !result.exit_code) result.exit_code = command->wait();
+  if (command && !result.exit_code) {
+    // Stopped before the command ended: it is not left running untraced.
+    result.exit_code = command->end();
+  }
   result.summary = events::Summary{tracer.delivered(), tracer.losses()};
+  if (result.stop == Stop::OutputClosed) std::cerr << "sockscope: stopping: the output was closed\n";
   return result;
 }
 

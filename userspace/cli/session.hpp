@@ -16,15 +16,23 @@ class Tracer;
 
 namespace sockscope::cli {
 
+// Why the session ended, when not by the spawned command's exit.
+enum class Stop { CommandExited, Signal, OutputClosed };
+
 struct SessionResult {
   std::optional<int> exit_code;  // the spawned command's
+  Stop stop = Stop::CommandExited;
   events::Summary summary;
 };
 
 // Attaches the probes, starts the command (if any) once they are, and hands
-// every record to on_event, calling on_tick (given the tracer, to ask what it needs) after each poll, until Ctrl-C or
-// the command's exit. Once every probe is attached, and before the command
-// runs, it creates --ready-file and prints the "sockscope: tracing ..." line.
+// every record to on_event, calling on_tick (given the tracer, to ask what
+// it needs) after each poll, until SIGINT, SIGTERM or SIGHUP, a closed
+// standard output, or the command's exit. With a command, the first signal
+// is passed on to it (unless it came from the terminal, which signals the
+// command itself) and tracing goes on until it exits; a second one stops at
+// once. A command still running at the end is ended (SIGTERM, then SIGKILL). Once every probe is attached, and before
+// the command runs, it creates --ready-file and prints the "sockscope: tracing ..." line.
 SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
                           const std::function<void(const probes::Tracer&)>& on_tick);
 

@@ -70,7 +70,10 @@ void add_filter_options(CLI::App* t, TraceOptions& opts) {
       ->capture_default_str();
   t->add_option("--ready-file", opts.ready_file,
                 "Create this file (atomically) once every probe is attached, before the command starts");
-  t->add_option("command", opts.command, "Command to run and trace, after --: it starts once the probes are attached");
+  auto* command = t->add_option("command", opts.command,
+                                "Command to run and trace, after --: it starts once the probes are attached");
+  t->add_option("--user", opts.user, "Run the command as this user (name or uid), with that user's groups")
+      ->needs(command);
 }
 
 CLI::App* add_trace_command(CLI::App& app, TraceOptions& opts) {
@@ -99,8 +102,7 @@ probes::TraceConfig make_trace_config(const TraceOptions& opts) {
   cfg.explain = opts.explain;
   cfg.ringbuf_bytes = opts.ringbuf_mib << 20;
   cfg.backend = chosen(kBackends, opts.backend);
-  if (!opts.command.empty() && !spawn::find_executable(opts.command.front()))
-    throw probes::TraceError(fmt::format("{}: command not found", opts.command.front()));
+  if (!opts.command.empty()) spawn::check_runnable(opts.command.front());
   return cfg;
 }
 

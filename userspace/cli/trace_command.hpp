@@ -23,6 +23,7 @@ struct TraceOptions {
   std::string backend = "auto";
   std::string ready_file;  // created once every probe is attached ("" = none)
   std::vector<std::string> command;
+  std::string user;      // --user: whom the command runs as ("" = as sockscope)
   bool explain = false;  // set by explain, not an option: the records a story is made of
 };
 
