@@ -1,5 +1,6 @@
 #include "cli/explain_command.hpp"
 
+#include <linux/capability.h>
 #include <time.h>
 
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "cli/choices.hpp"
 #include "cli/session.hpp"
 #include "probes/holders.hpp"
+#include "probes/system.hpp"
 #include "probes/tracer.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
@@ -86,8 +88,12 @@ int run_explain(const ExplainOptions& opts) {
   uint64_t expired_at = 0;
   TraceOptions filters = opts.filters;
   filters.explain = !opts.all_records;
+  // Whose processes hold a listener comes from /proc/PID/fd, which for
+  // another user's process (nginx's workers) takes both.
+  const std::vector<Need> needs = {{probes::cap_bit(CAP_SYS_PTRACE) | probes::cap_bit(CAP_DAC_READ_SEARCH),
+                                    "to read /proc/PID/fd of other users' processes: who holds a listener"}};
   SessionResult r = run_session(
-      filters, [&](const events::Event& e) { tracker.add(e); },
+      filters, needs, [&](const events::Event& e) { tracker.add(e); },
       [&](const probes::Tracer& tracer) {
         // Stories open while records were lost say so (records_lost).
         tracker.records_lost(tracer.losses().total(), monotonic_ns());

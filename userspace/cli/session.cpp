@@ -1,5 +1,6 @@
 #include "cli/session.hpp"
 
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/ready_file.hpp"
 #include "probes/system.hpp"
@@ -51,9 +53,38 @@ bool output_closed() {
   return poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
 }
 
+// Least privilege once everything is attached (and the command forked,
+// with the privileges it is to run with): from here on sockscope reads a
+// ring buffer, a few maps and /proc, and writes its output. It keeps `need`
+// and what this kernel wants for reading maps, and drops every other
+// capability for good; -v says what it kept and why.
+void drop_privileges(const probes::Tracer& tracer, const std::vector<Need>& needs) {
+  using probes::cap_bit;
+  std::vector<Need> kept_for = needs;
+  const probes::CapabilitySets before = probes::capabilities();
+  const uint64_t bpf = cap_bit(CAP_BPF) | cap_bit(CAP_SYS_ADMIN);
+  probes::set_effective(before.effective & ~bpf);
+  const bool readable = tracer.maps_readable();
+  probes::set_effective(before.effective);
+  if (!readable)
+    kept_for.push_back({(before.permitted & cap_bit(CAP_BPF)) ? cap_bit(CAP_BPF) : cap_bit(CAP_SYS_ADMIN),
+                        "this kernel checks it on every bpf() call, to read the loss counters and held packets"});
+  uint64_t keep = 0;
+  for (const Need& n : kept_for) keep |= n.caps;
+  const probes::Restricted r = probes::restrict_capabilities(keep);
+  const uint64_t kept = r.kept;
+  spdlog::debug("capabilities after attach: {} kept, every other dropped ({})", probes::capability_names(kept),
+                r.bounding ? "effective, permitted, bounding"
+                           : "effective and permitted; no CAP_SETPCAP for the "
+                             "bounding set, no_new_privs instead");
+  for (const Need& n : kept_for)
+    if (kept & n.caps) spdlog::debug("  {}: {}", probes::capability_names(kept & n.caps), n.why);
+}
+
 }  // namespace
 
-SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
+SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& after_attach,
+                          const std::function<void(const events::Event&)>& on_event,
                           const std::function<void(const probes::Tracer&)>& on_tick) {
   probes::TraceConfig cfg = make_trace_config(opts);
   std::optional<spawn::RunAs> as;
@@ -69,6 +100,11 @@ SessionResult run_session(const TraceOptions& opts, const std::function<void(con
     command.emplace(opts.command, as);
     tracer.add_pid(static_cast<uint32_t>(command->pid()));
   }
+  std::vector<Need> needs = after_attach;
+  if (command && as)
+    needs.push_back({probes::cap_bit(CAP_KILL),
+                     fmt::format("to pass signals on to {}, which runs as {}", opts.command.front(), as->name)});
+  drop_privileges(tracer, needs);
   ready.publish();
   if (command) {
     try {

@@ -5,6 +5,8 @@
 
 #include <functional>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/trace_command.hpp"
 #include "events/event.hpp"
@@ -15,6 +17,13 @@ class Tracer;
 }
 
 namespace sockscope::cli {
+
+// A capability the command needs once everything is attached, and why
+// (what -v says). Every other one is dropped then.
+struct Need {
+  uint64_t caps;  // probes::cap_bit(CAP_...) | ...
+  std::string why;
+};
 
 // Why the session ended, when not by the spawned command's exit.
 enum class Stop { CommandExited, Signal, OutputClosed };
@@ -31,9 +40,13 @@ struct SessionResult {
 // standard output, or the command's exit. With a command, the first signal
 // is passed on to it (unless it came from the terminal, which signals the
 // command itself) and tracing goes on until it exits; a second one stops at
-// once. A command still running at the end is ended (SIGTERM, then SIGKILL). Once every probe is attached, and before
+// once. A command still running at the end is ended (SIGTERM, then SIGKILL).
+// Once everything is attached, every capability but `after_attach` (and
+// CAP_KILL for a command run as another user, CAP_BPF where the kernel wants
+// it to read maps) is dropped for good. Once every probe is attached, and before
 // the command runs, it creates --ready-file and prints the "sockscope: tracing ..." line.
-SessionResult run_session(const TraceOptions& opts, const std::function<void(const events::Event&)>& on_event,
+SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& after_attach,
+                          const std::function<void(const events::Event&)>& on_event,
                           const std::function<void(const probes::Tracer&)>& on_tick);
 
 }  // namespace sockscope::cli

@@ -117,7 +117,7 @@ int run_trace(const TraceOptions& opts) {
     renderer = std::make_unique<render::TextRenderer>(std::cout, colour);
   }
   SessionResult r = run_session(
-      opts, [&](const events::Event& e) { renderer->event(e); },
+      opts, {}, [&](const events::Event& e) { renderer->event(e); },
       [&](const probes::Tracer&) {
         renderer->flush();
         std::cout.flush();

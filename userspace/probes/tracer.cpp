@@ -307,6 +307,14 @@ int Tracer::drain() {
   return n < 0 ? 0 : n;
 }
 
+bool Tracer::maps_readable() const {
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<uint64_t> per_cpu(static_cast<std::size_t>(ncpu > 0 ? ncpu : 1));
+  uint32_t cause = SK_DROP_RINGBUF_FULL;
+  return bpf_map__lookup_elem(skel_->maps.drops, &cause, sizeof(cause), per_cpu.data(),
+                              per_cpu.size() * sizeof(uint64_t), 0) == 0;
+}
+
 events::LossCounts Tracer::losses() const {
   events::LossCounts out;
   out.undecodable = undecodable_;

@@ -66,6 +66,10 @@ class Tracer {
   // explain, the packets the kernel still holds: tracing ends).
   int drain();
   events::LossCounts losses() const;
+  // Whether this process can read the tracer's maps now (the loss counters,
+  // the held packets): before Linux 6.5, with unprivileged BPF disabled,
+  // every bpf() call needs CAP_BPF, even on a map already open.
+  bool maps_readable() const;
   uint64_t delivered() const { return delivered_; }
   std::size_t attached_count() const { return links_.size() + function_links_.size(); }
   // The backend each hook got, and why.
