@@ -6,9 +6,9 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake pkg-config make
-  clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+  clang llvm libclang-rt-dev libbpf-dev bpftool libelf-dev zlib1g-dev
   libcli11-dev libspdlog-dev libfmt-dev catch2 nlohmann-json3-dev
-  iproute2 util-linux procps
+  iproute2 util-linux procps libcap2-bin
   qemu-system-x86 busybox-static xz-utils zstd
   bpftrace
   liburing-dev nginx-light redis-server redis-tools curl

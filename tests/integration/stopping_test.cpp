@@ -115,7 +115,7 @@ TEST_CASE("trace | head -1: sockscope ends within a second of head, with its sum
   for (const auto& f : {first, err, ready}) unlink(f.c_str());
 }
 
-TEST_CASE("-- CMD --user nobody: the command runs as nobody, with nobody's groups", "[spawn]") {
+TEST_CASE("spawned CMD with --user nobody: the command runs as nobody, with nobody's groups", "[spawn]") {
   const std::string ready = ready_path();
   Process tracer(sockscope_argv("trace", ready,
                                 {"--json", "--user", "nobody", "--", "sh", "-c",
@@ -129,7 +129,7 @@ TEST_CASE("-- CMD --user nobody: the command runs as nobody, with nobody's group
   unlink(ready.c_str());
 }
 
-TEST_CASE("-- CMD that cannot be exec'd: sockscope's own error, exit 127, and no ready file left", "[spawn]") {
+TEST_CASE("spawned CMD that cannot be exec'd: sockscope's own error, exit 127, and no ready file left", "[spawn]") {
   // Executable, but no format the kernel knows: found, then refused by execve().
   const std::string bad = temp_path("not-a-program");
   {
@@ -147,7 +147,7 @@ TEST_CASE("-- CMD that cannot be exec'd: sockscope's own error, exit 127, and no
   unlink(bad.c_str());
 }
 
-TEST_CASE("-- CMD: sockscope killed with SIGKILL takes its command with it", "[spawn]") {
+TEST_CASE("spawned CMD: sockscope killed with SIGKILL takes its command with it", "[spawn]") {
   const std::string ready = ready_path();
   Process tracer(sockscope_argv("trace", ready, {"--json", "--", "sleep", "600"}), "/dev/null");
   const pid_t child = spawned_pid(tracer);
@@ -159,7 +159,8 @@ TEST_CASE("-- CMD: sockscope killed with SIGKILL takes its command with it", "[s
   unlink(ready.c_str());
 }
 
-TEST_CASE("-- CMD: a signal sent to sockscope is passed on, and tracing goes on until the command exits", "[spawn]") {
+TEST_CASE("spawned CMD: a signal sent to sockscope is passed on, and tracing goes on until the command exits",
+          "[spawn]") {
   const int sig = GENERATE(SIGINT, SIGTERM, SIGHUP);
   INFO("signal " << sig);
   const std::string ready = ready_path();
@@ -180,7 +181,7 @@ TEST_CASE("-- CMD: a signal sent to sockscope is passed on, and tracing goes on 
   unlink(ready.c_str());
 }
 
-TEST_CASE("-- CMD: a second signal stops sockscope at once and ends a command that ignores the first", "[spawn]") {
+TEST_CASE("spawned CMD: a second signal stops sockscope at once and ends a command that ignores the first", "[spawn]") {
   const std::string ready = ready_path();
   Process tracer(sockscope_argv("trace", ready, {"--json", "--", "sh", "-c", "trap '' TERM; exec sleep 600"}),
                  "/dev/null");

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -110,6 +111,18 @@ TEST_CASE("json: syscall accept exit, exact line and fields", "[json]") {
                   {{"sock", "0xffff8880deadbeef"}, {"phase", "exit"}, {"fd", 3}, {"ret", 4}, {"dur_ns", 5210000000u}}));
   CHECK_FALSE(j.contains("errno"));
   CHECK_FALSE(j.contains("backlog"));
+}
+
+// Found by fuzz_decode (tests/fuzz): a return value no kernel gives, whose
+// negation overflowed int64_t on its way to the errno name.
+TEST_CASE("json: a failed call's errno from any return value, INT64_MIN included", "[json]") {
+  const int64_t ret = GENERATE(int64_t{-98}, int64_t{-4095}, int64_t{-4096}, std::numeric_limits<int64_t>::min());
+  const auto e = base(SK_SYS_CONNECT).fd(3).ret(ret).event();
+  const json j = render(e);
+  CHECK(j["ret"] == ret);
+  CHECK(j["errno"] == (ret == -98                                   ? "EADDRINUSE"
+                       : ret == std::numeric_limits<int64_t>::min() ? "E2147483647"
+                                                                    : "E" + std::to_string(-ret)));
 }
 
 TEST_CASE("json: syscall records", "[json]") {
@@ -421,7 +434,7 @@ std::string reference_line(const Event& e) {
       w.field("fd", e.fd);
       if (e.phase == events::Phase::Exit) {
         w.field("ret", e.ret);
-        if (e.ret < 0) w.field("errno", events::errno_name(static_cast<int>(-e.ret)));
+        if (e.ret < 0) w.field("errno", events::errno_name(events::errno_of(e.ret)));
         w.field("dur_ns", e.dur_ns);
       }
       if (e.kind == Kind::SysListen) w.field("backlog", e.backlog);

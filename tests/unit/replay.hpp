@@ -244,7 +244,7 @@ inline std::optional<Event> parse_record(const json& j) {
   if (const json* v = get("ret")) e.ret = integer<int64_t>(*v, "ret");
   if (const json* v = get("errno")) {
     if (!j.contains("ret") || e.ret >= 0) fail("errno without a failed ret");
-    if (str(*v, "errno") != events::errno_name(static_cast<int>(-e.ret)))
+    if (str(*v, "errno") != events::errno_name(events::errno_of(e.ret)))
       fail("errno \"" + str(*v, "errno") + "\" does not match ret " + std::to_string(e.ret));
   }
   if (const json* v = get("dur_ns")) e.dur_ns = integer<uint64_t>(*v, "dur_ns");

@@ -3,6 +3,7 @@
 // per record. events::decode(raw) in event.hpp is the same check and copy.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <span>
 
@@ -26,5 +27,38 @@ std::size_t decode_folded(std::span<const std::byte> raw, const Event& rec, std:
 // as packet records, in time order, into out; returns how many. For those
 // of a flow that no record came for (probes::Tracer takes them out).
 std::size_t decode_held(const sk_fold_key& key, const sk_fold& fold, std::span<Event, SK_FOLD_SLOTS> out);
+
+// One ring-buffer record as every event it stands for, in their order: the
+// packets folded into it, a call's entry, the record, its dequeue. What the
+// reader does with each record, and what the fuzzer (tests/fuzz) drives.
+class Expander {
+ public:
+  // Hands each event to `sink` and returns how many; 0 (nothing handed) when
+  // the record cannot be decoded. The events live until the next call.
+  template <typename Sink>
+  std::size_t expand(std::span<const std::byte> raw, Sink&& sink) {
+    if (!decode_into(raw, record_)) return 0;
+    std::size_t n = 0;
+    if (record_.folded) {
+      const std::size_t k = decode_folded(raw, record_, folded_);
+      for (std::size_t i = 0; i < k; ++i, ++n) sink(folded_[i]);
+    }
+    if (record_.enter_folded()) {
+      sink(entry_of(record_));
+      ++n;
+    }
+    sink(record_);
+    ++n;
+    if (record_.dequeue_folded()) {
+      sink(dequeue_of(record_));
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  Event record_;                             // each record is decoded into this one, in turn
+  std::array<Event, SK_MAX_FOLDED> folded_;  // and the packets folded into it
+};
 
 }  // namespace sockscope::events

@@ -7,8 +7,10 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <limits>
 
 #include <fmt/format.h>
 
@@ -113,6 +115,11 @@ std::string_view known_tcp_state_name(uint8_t state) {
 std::string errno_name(int err) {
   if (const char* n = strerrorname_np(err)) return n;
   return fmt::format("E{}", err);
+}
+
+int errno_of(int64_t ret) {
+  const uint64_t magnitude = 0 - static_cast<uint64_t>(ret);
+  return static_cast<int>(std::min<uint64_t>(magnitude, std::numeric_limits<int>::max()));
 }
 
 std::string tcp_flags_string(uint8_t flags) {

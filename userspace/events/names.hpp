@@ -24,6 +24,9 @@ std::string tcp_state_name(uint8_t state);
 std::string_view known_tcp_state_name(uint8_t state);
 // Symbolic errno ("EADDRINUSE"); "E<n>" when the C library has no name.
 std::string errno_name(int err);
+// The errno of a failed call's return value (ret < 0): -ret, computed without
+// overflow, and at most INT_MAX for a value the kernel never returns.
+int errno_of(int64_t ret);
 // tcpdump's letters: "S", "S.", ".", "P.", "F.", "R", "R.", "FP.".
 std::string tcp_flags_string(uint8_t flags);
 // The same into the caller's buffer, for the per-event paths: no allocation.

@@ -214,30 +214,9 @@ void Tracer::add_pid(uint32_t tgid) {
 
 int Tracer::on_record(void* self, void* data, std::size_t size) {
   auto* t = static_cast<Tracer*>(self);
-  if (!events::decode_into(std::span(static_cast<const std::byte*>(data), size), t->record_)) {
-    t->undecodable_++;
-    return 0;
-  }
-  // Packets the kernel folded into the record (explain) came before it.
-  if (t->record_.folded) {
-    const std::size_t n =
-        events::decode_folded(std::span(static_cast<const std::byte*>(data), size), t->record_, t->folded_);
-    for (std::size_t i = 0; i < n; ++i) {
-      t->delivered_++;
-      t->sink_(t->folded_[i]);
-    }
-  }
-  // What else it stands for: a call's entry before it, its dequeue after.
-  if (t->record_.enter_folded()) {
-    t->delivered_++;
-    t->sink_(events::entry_of(t->record_));
-  }
-  t->delivered_++;
-  t->sink_(t->record_);
-  if (t->record_.dequeue_folded()) {
-    t->delivered_++;
-    t->sink_(events::dequeue_of(t->record_));
-  }
+  const std::size_t n = t->expander_.expand(std::span(static_cast<const std::byte*>(data), size), t->sink_);
+  if (n == 0) t->undecodable_++;
+  t->delivered_ += n;
   return 0;
 }
 

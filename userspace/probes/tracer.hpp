@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "events/decode.hpp"
 #include "events/event.hpp"
 #include "events/loss.hpp"
 #include "probes/backends.hpp"
@@ -102,8 +103,7 @@ class Tracer {
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;           // tracepoints, raw_tp, sock_ops
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> function_links_;  // fentry/fexit, kprobe/kretprobe
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
-  events::Event record_;                             // each record is decoded into this one, in turn
-  std::array<events::Event, SK_MAX_FOLDED> folded_;  // and the packets folded into it
+  events::Expander expander_;  // each record, as the events it stands for
   bool explain_ = false;
   uint64_t swept_at_ = 0;
   std::vector<sk_fold_key> held_keys_;

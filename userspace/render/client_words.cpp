@@ -57,7 +57,7 @@ std::string connect_clause(const Connection& c) {
   const std::string mode = cs.nonblocking ? "non-blocking " : "";
   if (*c.connect_ret == 0) return fmt::format("{} {}connect() returned 0", program_s(c), mode);
   return fmt::format("{} {}connect() returned {}", program_s(c), mode,
-                     events::errno_name(static_cast<int>(-*c.connect_ret)));
+                     events::errno_name(events::errno_of(*c.connect_ret)));
 }
 
 std::string waiter_phrase(const events::Waiter& w) {
@@ -176,7 +176,7 @@ std::string client_step_text(const Step& s) {
       return text;
     }
     case StepKind::Getsockopt:
-      if (s.ret < 0) return fmt::format("getsockopt() = -1 {}", events::errno_name(static_cast<int>(-s.ret)));
+      if (s.ret < 0) return fmt::format("getsockopt() = -1 {}", events::errno_name(events::errno_of(s.ret)));
       return fmt::format("getsockopt(SO_ERROR) = {}",
                          s.so_error == 0 ? std::string("0") : events::errno_name(s.so_error));
     default: break;

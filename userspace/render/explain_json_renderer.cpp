@@ -64,11 +64,11 @@ void step_facts(JsonWriter& w, const Step& s) {
       break;
     case StepKind::ConnectExit:
       w.field("ret", s.ret);
-      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(static_cast<int>(-s.ret)) : std::string());
+      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(events::errno_of(s.ret)) : std::string());
       break;
     case StepKind::AcceptExit:
       w.field("ret", s.ret);
-      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(static_cast<int>(-s.ret)) : std::string());
+      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(events::errno_of(s.ret)) : std::string());
       w.field("nonblocking", s.nonblocking);
       break;
     case StepKind::AcceptEnter: w.field("nonblocking", s.nonblocking); break;
@@ -91,7 +91,7 @@ void step_facts(JsonWriter& w, const Step& s) {
       break;
     case StepKind::Getsockopt:
       w.field("ret", s.ret);
-      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(static_cast<int>(-s.ret)) : std::string());
+      field_or_null(w, "errno", s.ret < 0, s.ret < 0 ? events::errno_name(events::errno_of(s.ret)) : std::string());
       w.field("so_error", s.so_error);
       field_or_null(w, "so_errno", s.so_error != 0, s.so_error != 0 ? events::errno_name(s.so_error) : std::string());
       break;
@@ -124,7 +124,7 @@ void client_side_object(JsonWriter& w, const Connection& c) {
   field_or_null(w, "rst_rx_ts_ns", cs.rst_rx_ns != 0, cs.rst_rx_ns);
   field_or_null(w, "connect_ret", c.connect_ret.has_value(), c.connect_ret.value_or(0));
   const bool failed = c.connect_ret && *c.connect_ret < 0;
-  field_or_null(w, "connect_errno", failed, failed ? events::errno_name(static_cast<int>(-*c.connect_ret)) : "");
+  field_or_null(w, "connect_errno", failed, failed ? events::errno_name(events::errno_of(*c.connect_ret)) : "");
   field_or_null(w, "connect_exit_ts_ns", cs.connect_exit_ns != 0, cs.connect_exit_ns);
   w.field("nonblocking", cs.nonblocking);
   w.key("waiters");

@@ -242,7 +242,7 @@ void JsonRenderer::event(const Event& e) {
         w.number(e.ret);
         if (e.ret < 0) {
           w.raw(R"(,"errno":)");
-          w.name(events::errno_name(static_cast<int>(-e.ret)));
+          w.name(events::errno_name(events::errno_of(e.ret)));
         }
         w.raw(R"(,"dur_ns":)");
         w.number(e.dur_ns);

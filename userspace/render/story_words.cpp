@@ -30,7 +30,7 @@ std::string duration(uint64_t ns) { return format_duration(ns, DurationStyle::Pr
 // "connect() = 0", "accept4() (nonblocking) = 7", "connect() = -1 ECONNREFUSED".
 std::string call_result(std::string_view call, int64_t ret, std::string_view note = "") {
   if (ret >= 0) return fmt::format("{}(){} = {}", call, note, ret);
-  return fmt::format("{}(){} = -1 {}", call, note, events::errno_name(static_cast<int>(-ret)));
+  return fmt::format("{}(){} = -1 {}", call, note, events::errno_name(events::errno_of(ret)));
 }
 
 // The flag bits are the record's tcp_flags (SK_TCP_*, bpf/sockscope.h).
@@ -353,7 +353,7 @@ std::string server_verdict(const Connection& c) {
         "Nobody listened on {}: the kernel answered the SYN with a RST, so the handshake was never completed",
         c.server.str());
     if (c.connect_ret && *c.connect_ret < 0 && *c.connect_ret != -EINPROGRESS)
-      s += fmt::format(", and connect() failed with {}", events::errno_name(static_cast<int>(-*c.connect_ret)));
+      s += fmt::format(", and connect() failed with {}", events::errno_name(events::errno_of(*c.connect_ret)));
     return s + ".";
   }
   if (c.accepted)

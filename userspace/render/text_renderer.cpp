@@ -33,7 +33,7 @@ std::string remote(const Event& e) { return events::format_endpoint(e.family, e.
 std::string result(const Event& e) {
   std::string s = fmt::format(" = {}", e.ret);
   // fmt rather than " " + string: GCC 12 at -O3 warns (-Wrestrict) about the latter, wrongly.
-  if (e.ret < 0) s += fmt::format(" {}", events::errno_name(static_cast<int>(-e.ret)));
+  if (e.ret < 0) s += fmt::format(" {}", events::errno_name(events::errno_of(e.ret)));
   if (e.dur_ns) s += fmt::format(" ({})", format_duration(e.dur_ns, DurationStyle::Terse));
   return s;
 }

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "events/names.hpp"
 #include "track/record_fields.hpp"
 
 namespace sockscope::track {
@@ -116,7 +117,7 @@ void Tracker::on_sys_bind(const Event& e) {
   b.netns = e.netns;
   b.wanted = local_ep(e);
   b.caller = task_of(e);
-  b.err = static_cast<int>(-e.ret);
+  b.err = events::errno_of(e.ret);
   if (b.err == EADDRINUSE) {
     if (auto it = bound_.peek({e.netns, e.sport}); it != bound_.end()) {
       b.holder = it->second.owner;
