@@ -362,6 +362,7 @@ static __always_inline void submit_event(void *e)
 	    waiting >= SK_RECORD_BYTES &&
 	    (waiting >> SK_WAKEUP_SHIFT) != ((waiting - SK_RECORD_BYTES) >> SK_WAKEUP_SHIFT);
 	bpf_ringbuf_submit(e, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	count_drop(SK_COUNT_SENT);
 }
 
 /* ---- reading sockets ---- */
@@ -564,6 +565,8 @@ static __always_inline void submit_folding(void *rec, __u32 size, const struct s
 	if (bpf_ringbuf_output(&events, buf->b, total,
 			       crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP))
 		count_drops(SK_DROP_RINGBUF_FULL, n + 1);
+	else
+		count_drop(SK_COUNT_SENT);
 }
 
 /* A syscall between its entry and exit, per thread (syscalls.bpf.c; the

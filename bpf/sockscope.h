@@ -85,12 +85,14 @@ enum sk_hook {
 	SK_HOOKS = 5,
 };
 
-/* Why a record was lost; indexes the per-CPU `drops` array. */
+/* Why a record was lost, and how many were sent: indexes the per-CPU
+ * `drops` array. Userspace checks what it received against SK_COUNT_SENT. */
 enum sk_drop_cause {
 	SK_DROP_RINGBUF_FULL = 0,  /* bpf_ringbuf_reserve failed */
 	SK_DROP_INFLIGHT_FULL = 1, /* a syscall entry could not be remembered */
 	SK_DROP_TRACKED_FULL = 2,  /* a filtered socket could not be remembered */
-	SK_DROP_CAUSES = 3,
+	SK_COUNT_SENT = 3,	   /* not a loss: ring-buffer records submitted */
+	SK_DROP_CAUSES = 4,
 };
 
 /* Owner flags (SYN, established and SYN-ACK retransmit records of a

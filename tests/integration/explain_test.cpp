@@ -118,10 +118,6 @@ long ListenOverflows::read(const std::string& path) {
   return -1;
 }
 
-std::vector<json> of_type(const Records& rs, const std::string& type) {
-  return select(rs, [&](const json& r) { return r.value("type", "") == type; });
-}
-
 // The verdict names the kernel as the one that completed the handshake, and
 // nobody else: whatever task's context it borrowed comes after, as borrowed.
 void check_kernel_completed(const json& c) {

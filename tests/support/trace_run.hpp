@@ -214,6 +214,11 @@ inline std::vector<json> select(const Records& rs, const std::function<bool(cons
   return out;
 }
 
+// explain's records of one type ("connection", "listen", ...).
+inline std::vector<json> of_type(const Records& rs, const std::string& type) {
+  return select(rs, [&](const json& r) { return r.value("type", "") == type; });
+}
+
 inline bool is(const json& r, const std::string& layer, const std::string& event) {
   return r.value("layer", "") == layer && r.value("event", "") == event;
 }

@@ -666,16 +666,20 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
 TEST_CASE("explain json: summary", "[explain][json]") {
   ExplainSummary s;
   s.trace.events = 36;
-  s.trace.lost = {1, 2, 3, 4};
+  s.trace.lost = {1, 2, 3, 4, 30, 30};
   s.connections = 5;
   s.evicted = 1;
+  s.open_peak = 4;
   const json j = json_of([&](ExplainRenderer& r) { r.summary(s); });
   CHECK(j == json{{"type", "summary"},
                   {"events", 36},
                   {"lost_total", 10},
                   {"lost", {{"ringbuf_full", 1}, {"inflight_full", 2}, {"tracked_full", 3}, {"undecodable", 4}}},
+                  {"records_sent", 30},
+                  {"records_received", 30},
                   {"connections", 5},
-                  {"evicted", 1}});
+                  {"evicted", 1},
+                  {"open_peak", 4}});
 }
 
 TEST_CASE("explain json: one line per record, buffer reused", "[explain][json]") {

@@ -364,14 +364,15 @@ TEST_CASE("json: summary record", "[json]") {
     std::ostringstream os;
     JsonRenderer(os).summary(Summary{42, {}});
     CHECK(os.str() == R"({"layer":"meta","event":"summary","events":42,"lost_total":0,)"
-                      R"("lost":{"ringbuf_full":0,"inflight_full":0,"tracked_full":0,"undecodable":0}})"
+                      R"("lost":{"ringbuf_full":0,"inflight_full":0,"tracked_full":0,"undecodable":0},)"
+                      R"("records_sent":0,"records_received":0})"
                       "\n");
   }
   SECTION("losses by cause") {
     std::ostringstream os;
     Summary s;
     s.events = 100;
-    s.lost = LossCounts{1, 2, 3, 4};
+    s.lost = LossCounts{1, 2, 3, 4, 90, 90};
     JsonRenderer(os).summary(s);
     const auto lines = lines_of(os.str());
     REQUIRE(lines.size() == 1);
@@ -380,7 +381,9 @@ TEST_CASE("json: summary record", "[json]") {
                     {"event", "summary"},
                     {"events", 100},
                     {"lost_total", 10},
-                    {"lost", {{"ringbuf_full", 1}, {"inflight_full", 2}, {"tracked_full", 3}, {"undecodable", 4}}}});
+                    {"lost", {{"ringbuf_full", 1}, {"inflight_full", 2}, {"tracked_full", 3}, {"undecodable", 4}}},
+                    {"records_sent", 90},
+                    {"records_received", 90}});
   }
 }
 
@@ -392,12 +395,13 @@ TEST_CASE("json: write_summary, the one writer of the counts, inside any object"
   w.field("type", "summary");
   Summary s;
   s.events = 7;
-  s.lost = LossCounts{1, 0, 20, 3};
+  s.lost = LossCounts{1, 0, 20, 3, 5, 5};
   sockscope::render::write_summary(w, s);
   w.field("after", true);
   w.end_object();
   CHECK(out == R"({"type":"summary","events":7,"lost_total":24,)"
-               R"("lost":{"ringbuf_full":1,"inflight_full":0,"tracked_full":20,"undecodable":3},"after":true})");
+               R"("lost":{"ringbuf_full":1,"inflight_full":0,"tracked_full":20,"undecodable":3},)"
+               R"("records_sent":5,"records_received":5,"after":true})");
 }
 
 namespace {
@@ -579,4 +583,11 @@ TEST_CASE("json: every line is byte for byte JsonWriter's", "[json]") {
   std::string all;
   for (int round = 0; round < 200; ++round) all += expected;
   CHECK(os.str() == all);
+}
+
+TEST_CASE("describe: the summary line, and what the kernel sent against what was read when they differ", "[json]") {
+  Summary s{10, LossCounts{0, 0, 0, 0, 10, 10}};
+  CHECK(sockscope::render::describe(s) == "10 events, 0 lost");
+  s.lost.received = 9;
+  CHECK(sockscope::render::describe(s) == "10 events, 0 lost; the kernel sent 10 records and 9 were read");
 }

@@ -567,6 +567,7 @@ TEST_CASE("beyond max_connections the oldest stories are told as evicted", "[tra
   CHECK(h.tracker().stats().evicted == static_cast<uint64_t>(evicted));
   CHECK(h.tracker().stats().evicted >= 6);
   CHECK(h.tracker().open_connections() + h.connections.size() == 10);
+  CHECK(h.tracker().stats().open_peak == 4);  // the bound, reached and never passed
   // The oldest went first.
   for (std::size_t i = 0; i < h.connections.size(); ++i)
     CHECK(h.connections[i].client.port == static_cast<uint16_t>(50000 + i));

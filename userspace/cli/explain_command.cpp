@@ -106,7 +106,7 @@ int run_explain(const ExplainOptions& opts) {
       });
   tracker.records_lost(r.summary.lost.total(), monotonic_ns());  // the last drain's
   tracker.finish();
-  render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted};
+  render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted, tracker.stats().open_peak};
   renderer->summary(summary);
   std::cout.flush();
   using render::plural;

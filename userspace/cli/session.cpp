@@ -138,6 +138,9 @@ SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& aft
     // terminal's Ctrl-C has reached it already) and traced until it has.
     if (g_from_process) command->signal(g_last);
   }
+  // Detached first, so that the drain reads the last record the kernel sent
+  // and the counts below are final: received equals sent.
+  tracer.detach();
   tracer.drain();
   if (command && !result.exit_code) {
     // Stopped before the command ended: it is not left running untraced.

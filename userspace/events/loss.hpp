@@ -13,6 +13,10 @@ struct LossCounts {
   uint64_t inflight_full = 0;  // a syscall's entry could not be remembered
   uint64_t tracked_full = 0;   // a filtered socket could not be remembered
   uint64_t undecodable = 0;    // a record of the wrong size or kind (userspace)
+  // Not losses: the ring-buffer records the kernel sent, and those read. Once
+  // the programs are detached and the buffer drained, the two are equal.
+  uint64_t sent = 0;
+  uint64_t received = 0;
   uint64_t total() const { return ringbuf_full + inflight_full + tracked_full + undecodable; }
 };
 

@@ -192,7 +192,9 @@ Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
   if (!ring_) throw TraceError(fmt::format("cannot set up the ring buffer: {}", errstr(errno)));
 }
 
-Tracer::~Tracer() {
+Tracer::~Tracer() { detach(); }
+
+void Tracer::detach() {
   // Function probes go first, one at a time: detaching kprobes from several
   // threads at once locked up both CPUs of a Linux 6.1 guest (soft lockup
   // in the detaching threads).
@@ -204,6 +206,7 @@ Tracer::~Tracer() {
   closers.reserve(links_.size());
   for (auto& link : links_) closers.emplace_back([l = link.release()] { bpf_link__destroy(l); });
   for (auto& t : closers) t.join();
+  links_.clear();
 }
 
 void Tracer::add_pid(uint32_t tgid) {
@@ -215,6 +218,7 @@ void Tracer::add_pid(uint32_t tgid) {
 int Tracer::on_record(void* self, void* data, std::size_t size) {
   auto* t = static_cast<Tracer*>(self);
   const std::size_t n = t->expander_.expand(std::span(static_cast<const std::byte*>(data), size), t->sink_);
+  t->received_++;
   if (n == 0) t->undecodable_++;
   t->delivered_ += n;
   return 0;
@@ -308,6 +312,8 @@ events::LossCounts Tracer::losses() const {
     for (auto v : per_cpu) s += v;
     return s;
   };
+  out.sent = sum(SK_COUNT_SENT);
+  out.received = received_;
   out.ringbuf_full = sum(SK_DROP_RINGBUF_FULL);
   out.inflight_full = sum(SK_DROP_INFLIGHT_FULL);
   out.tracked_full = sum(SK_DROP_TRACKED_FULL);

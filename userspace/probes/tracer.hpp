@@ -55,7 +55,10 @@ class Tracer {
   // Loads and attaches every probe; throws TraceError on any failure, with
   // nothing left attached.
   Tracer(const TraceConfig& config, Sink sink);
-  ~Tracer();
+  ~Tracer();  // detach()es
+  // Every program detached: from here on the kernel sends nothing, so a
+  // drain() after it reads the last record, and losses() is final.
+  void detach();
   Tracer(const Tracer&) = delete;
   Tracer& operator=(const Tracer&) = delete;
 
@@ -110,6 +113,7 @@ class Tracer {
   std::array<events::Event, SK_FOLD_SLOTS> held_;
   uint64_t delivered_ = 0;
   uint64_t undecodable_ = 0;
+  uint64_t received_ = 0;  // ring-buffer records read, decodable or not
 };
 
 // Route libbpf's own log through spdlog (debug level).

@@ -304,6 +304,7 @@ void ExplainJsonRenderer::summary(const ExplainSummary& s) {
   write_summary(w, s.trace);
   w.field("connections", s.connections);
   w.field("evicted", s.evicted);
+  w.field("open_peak", s.open_peak);
   w.end_object();
   end_record();
   flush();

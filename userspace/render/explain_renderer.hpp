@@ -13,6 +13,7 @@ struct ExplainSummary {
   Summary trace;             // records delivered and lost on the way from the kernel
   uint64_t connections = 0;  // connection stories told
   uint64_t evicted = 0;      // connections dropped to keep the tracker bounded (also told, as "evicted")
+  uint64_t open_peak = 0;    // the most stories open at once
 };
 
 class ExplainRenderer {

@@ -12,6 +12,9 @@ std::string describe(const Summary& s) {
   if (s.lost.total())
     out += fmt::format(" (ring buffer full: {}, syscall table full: {}, socket table full: {}, undecodable: {})",
                        s.lost.ringbuf_full, s.lost.inflight_full, s.lost.tracked_full, s.lost.undecodable);
+  // Never seen: what the reader took and what the kernel gave disagree.
+  if (s.lost.received != s.lost.sent)
+    out += fmt::format("; the kernel sent {} records and {} were read", s.lost.sent, s.lost.received);
   return out;
 }
 
@@ -25,6 +28,8 @@ void write_summary(JsonWriter& w, const Summary& s) {
   w.field("tracked_full", s.lost.tracked_full);
   w.field("undecodable", s.lost.undecodable);
   w.end_object();
+  w.field("records_sent", s.lost.sent);
+  w.field("records_received", s.lost.received);
 }
 
 void write_waiters(JsonWriter& w, std::span<const events::Waiter> waiters) {

@@ -504,6 +504,7 @@ Tracker::Open& Tracker::emplace_story(const FlowKey& k, uint64_t ts) {
   // decided story only when it happened to be the least recently active.
   if (connections_.size() >= connections_.capacity()) evict_oldest();
   Open& o = connections_.try_emplace(k).first->second;
+  stats_.open_peak = std::max<uint64_t>(stats_.open_peak, connections_.size());
   netns_of_.emplace(FlowPair{k.server, k.client}, k.netns);
   Connection& c = o.c;
   c.netns = k.netns;

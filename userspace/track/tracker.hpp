@@ -50,8 +50,9 @@ struct Sink {
 };
 
 struct TrackerStats {
-  uint64_t told = 0;     // connection stories told
-  uint64_t evicted = 0;  // of which told early to stay within max_connections
+  uint64_t told = 0;       // connection stories told
+  uint64_t evicted = 0;    // of which told early to stay within max_connections
+  uint64_t open_peak = 0;  // the most stories open at once (at most max_connections)
 };
 
 class Tracker {
