@@ -100,7 +100,8 @@ TEST_CASE("after attach, trace holds no capability and explain only what reading
   CHECK(cap_field(tracer.pid(), "CapBnd") == want);
   CHECK(status_field(tracer.pid(), "NoNewPrivs") == "1");
   // And it goes on working: the connection is traced, nothing lost.
-  const auto [receiver, sender] = one_connection(port);
+  const auto pair = one_connection(port);
+  const pid_t receiver = pair.first, sender = pair.second;
   tracer.signal(SIGINT);
   REQUIRE(tracer.wait(10s) == 0);
   const std::string err = tracer.stderr_text();
@@ -143,7 +144,8 @@ TEST_CASE("without root: nobody with CAP_BPF, CAP_PERFMON, CAP_NET_ADMIN and CAP
   // so no_new_privs.
   CHECK(cap_field(tracer.pid(), "CapEff") == (maps_need_cap_bpf() ? cap_bit(CAP_BPF) : 0));
   CHECK(status_field(tracer.pid(), "NoNewPrivs") == "1");
-  const auto [receiver, sender] = one_connection(port);
+  const auto pair = one_connection(port);
+  const pid_t receiver = pair.first, sender = pair.second;
   tracer.signal(SIGINT);
   REQUIRE(tracer.wait(10s) == 0);
   INFO(tracer.stderr_text());

@@ -76,5 +76,6 @@ int main(int argc, char** argv) {
     if (pids[i] != first) kill(pids[i], SIGTERM);
   while (wait(NULL) > 0) {
   }
+  free(pids);
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }

@@ -52,11 +52,15 @@ int main(int argc, char** argv) {
 
   int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket");
-  if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+  const int connected = connect(fd, ai->ai_addr, ai->ai_addrlen);
+  const int connect_errno = errno;
+  freeaddrinfo(ai); /* every way out below, the failed connection's too */
+  if (connected == 0) {
     printf("connect=0\n");
-  } else if (errno == EINPROGRESS) {
+  } else if (connect_errno == EINPROGRESS) {
     printf("connect=EINPROGRESS\n");
   } else {
+    errno = connect_errno;
     die("connect");
   }
   fflush(stdout);
@@ -78,6 +82,5 @@ int main(int argc, char** argv) {
   }
   if (n < 0) die("read");
   close(fd);
-  freeaddrinfo(ai);
   return 0;
 }
