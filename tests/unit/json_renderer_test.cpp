@@ -120,9 +120,11 @@ TEST_CASE("json: a failed call's errno from any return value, INT64_MIN included
   const auto e = base(SK_SYS_CONNECT).fd(3).ret(ret).event();
   const json j = render(e);
   CHECK(j["ret"] == ret);
-  CHECK(j["errno"] == (ret == -98                                   ? "EADDRINUSE"
-                       : ret == std::numeric_limits<int64_t>::min() ? "E2147483647"
-                                                                    : "E" + std::to_string(-ret)));
+  // Built by appending: GCC 12 at -O3 warns (-Wrestrict, wrongly) on "E" + a string.
+  std::string want = "E";
+  want += std::to_string(ret == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int>::max() : -ret);
+  if (ret == -98) want = "EADDRINUSE";
+  CHECK(j["errno"] == want);
 }
 
 TEST_CASE("json: syscall records", "[json]") {
