@@ -3,6 +3,7 @@
 # checked-in seed corpus (tests/fuzz/corpus, written by make_corpus from the
 # recordings in tests/unit/fixtures), with ASan and UBSan:
 #   bash tests/fuzz/run.sh [SECONDS]    (default 45 per target)
+#   bash tests/fuzz/run.sh --build-only
 # Builds them in build-fuzz/ with clang (libFuzzer is clang's). What a run
 # finds is saved under build-fuzz/artifacts/ and the run fails; the fix comes
 # with a unit test made of that input. New inputs go to a temporary
@@ -10,10 +11,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-45}
+build_only=0
+[[ $seconds == --build-only ]] && build_only=1
+[[ $build_only == 1 || $seconds =~ ^[0-9]+$ ]] || { echo "fuzz: SECONDS must be a number, not $seconds" >&2; exit 2; }
 dir=build-fuzz
 CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKSCOPE_WERROR=ON \
   -DSOCKSCOPE_FUZZ=ON -DSOCKSCOPE_SANITIZE=fuzzer-no-link,address,undefined >/dev/null
 cmake --build "$dir" -j"$(nproc)" --target fuzz_decode fuzz_tracker >/dev/null
+((build_only == 0)) || exit 0
 mkdir -p "$dir/artifacts"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

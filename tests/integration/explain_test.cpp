@@ -478,15 +478,19 @@ TEST_CASE("E5: a full accept queue drops SYNs, the client waits in SYN_SENT, and
 // A SYN the kernel dropped, with nothing after it: the record that would
 // have carried it (the request socket made, issue #12's folding) never comes,
 // so explain takes the held packets out of the kernel when they have been
-// quiet and when it stops, and tells the story as pending.
+// quiet and when it stops, and tells the story as pending. Not [vm]: the
+// packets are the packet tracepoints' under every backend, and the host
+// runs it (the guests' minutes go to what differs by backend).
 TEST_CASE("E5 stopped: a connection of dropped SYNs only is told as pending, from the packets the kernel held",
-          "[explain][vm]") {
+          "[explain]") {
   const Topology t =
       topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
   INFO(t.name << " " << t.family);
   Hosts hosts(t);
   const int port = next_port();
-  TraceRun explain({"--port", std::to_string(port)}, "explain", Twin::AllRecords);
+  // No twin: two tracers stop at two instants, and a SYN retransmitted
+  // between them is in one story and not the other (seen on the guests).
+  TraceRun explain({"--port", std::to_string(port)}, "explain");
 
   Process r(receiver(t, port, {"--backlog", "1", "--count", "3", "--pause-after", "listen"}));
   REQUIRE(r.wait_stdout("paused after listen"));
