@@ -12,6 +12,9 @@ PACKAGES=(
   qemu-system-x86 busybox-static xz-utils zstd
   bpftrace
   liburing-dev nginx-light redis-server redis-tools curl
+  # cpack's .deb (dpkg-shlibdeps; file finds the ELF files), the man page
+  # (man -w, groff), tests/package (apt, unshare, overlay mounts)
+  dpkg-dev file man-db groff-base apt
 )
 
 if [[ $(id -u) -ne 0 ]]; then

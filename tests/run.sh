@@ -4,7 +4,9 @@
 # Installs what is missing, builds build/ (what the guests run), runs the
 # unit, CLI and integration tests on this kernel in an ASan+UBSan build
 # (build-asan/), the unit and CLI tests again on a Release build
-# (build-release/), the fuzz targets for a bounded time (build-fuzz/), then
+# (build-release/) and the .deb made from it installed, run and removed in a
+# throwaway namespace (tests/package), the fuzz targets for a bounded time
+# (build-fuzz/), then
 # the integration suite per backend on Debian's 6.1 and 6.12 kernels under
 # qemu (tests/vm). SOCKSCOPE_SKIP_VM=1 leaves the guests out.
 set -euo pipefail
@@ -25,18 +27,22 @@ echo "== this kernel ($(uname -r)): unit, CLI and integration tests, ASan+UBSan 
 BUILD_DIR=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
 -DCMAKE_C_FLAGS_DEBUG=-O1 -DCMAKE_CXX_FLAGS_DEBUG=-O1 -DSOCKSCOPE_SANITIZE=address,undefined" bash .ci/build.sh
 # The Release build (the most common build type must build too: -O3,
-# warnings as errors, only what the unit and CLI tests need) and the fuzz
+# warnings as errors, only what the unit and CLI tests and the package need:
+# cpack takes what is built) and the fuzz
 # targets compile meanwhile, at the lowest priority: the integration tests
 # mostly wait on processes and packets (about 2 minutes of CPU in 4).
 mkdir -p build-release
-(nice -n 19 bash -c 'BUILD_DIR=build-release BUILD_TYPE=Release TARGETS="unit_tests cli_tests" bash .ci/build.sh &&
+(nice -n 19 bash -c 'BUILD_DIR=build-release BUILD_TYPE=Release TARGETS="unit_tests cli_tests sockscope receiver sender" bash .ci/build.sh &&
    bash tests/fuzz/run.sh --build-only') >build-release/background.log 2>&1 &
 background=$!
 trap 'kill $background 2>/dev/null || true' EXIT
-(cd build-asan && ctest --output-on-failure --timeout 300 "$@")
+# (The package test is not the build's: it runs once, on the Release build, below.)
+(cd build-asan && ctest --output-on-failure --timeout 300 -LE package "$@")
 echo "== Release build (build-release/): unit and CLI tests"
 wait $background || { cat build-release/background.log; echo "run: the Release or fuzz build failed" >&2; exit 1; }
 (cd build-release && ctest -L 'unit|cli' --output-on-failure --timeout 300)
+echo "== the Release build's .deb installed, run and removed in a throwaway namespace (tests/package)"
+(cd build-release && ctest -L package --output-on-failure)
 echo "== fuzz targets, 20 s each (build-fuzz/)"
 bash tests/fuzz/run.sh 20
 if [[ ${SOCKSCOPE_SKIP_VM:-0} == 1 ]]; then
