@@ -15,6 +15,8 @@ PACKAGES=(
   # cpack's .deb (dpkg-shlibdeps; file finds the ELF files), the man page
   # (man -w, groff), tests/package (apt, unshare, overlay mounts)
   dpkg-dev file man-db groff-base apt
+  # tests/mermaid: headless Chromium, Arial's metrics, npm for mermaid itself
+  chromium fonts-liberation nodejs npm
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -24,6 +26,8 @@ fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
+  # A nodejs that brings its own npm (NodeSource's) conflicts with Debian's npm.
+  [[ $p == npm ]] && command -v npm >/dev/null && continue
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then

@@ -5,7 +5,8 @@
 # unit, CLI and integration tests on this kernel in an ASan+UBSan build
 # (build-asan/), the unit and CLI tests again on a Release build
 # (build-release/) and the .deb made from it installed, run and removed in a
-# throwaway namespace (tests/package), the fuzz targets for a bounded time
+# throwaway namespace (tests/package), the experiments' Mermaid rendered in
+# headless Chromium (tests/mermaid), the fuzz targets for a bounded time
 # (build-fuzz/), then
 # the integration suite per backend on Debian's 6.1 and 6.12 kernels under
 # qemu (tests/vm). SOCKSCOPE_SKIP_VM=1 leaves the guests out.
@@ -36,13 +37,16 @@ mkdir -p build-release
    bash tests/fuzz/run.sh --build-only') >build-release/background.log 2>&1 &
 background=$!
 trap 'kill $background 2>/dev/null || true' EXIT
-# (The package test is not the build's: it runs once, on the Release build, below.)
-(cd build-asan && ctest --output-on-failure --timeout 300 -LE package "$@")
+# (The Mermaid browser test and the package test are not the build's: they
+# run once, on the Release build, below.)
+(cd build-asan && ctest --output-on-failure --timeout 300 -LE 'mermaid|package' "$@")
 echo "== Release build (build-release/): unit and CLI tests"
 wait $background || { cat build-release/background.log; echo "run: the Release or fuzz build failed" >&2; exit 1; }
 (cd build-release && ctest -L 'unit|cli' --output-on-failure --timeout 300)
 echo "== the Release build's .deb installed, run and removed in a throwaway namespace (tests/package)"
 (cd build-release && ctest -L package --output-on-failure)
+echo "== explain's Mermaid rendered in headless Chromium (build-release/)"
+(cd build-release && ctest -L mermaid --output-on-failure)
 echo "== fuzz targets, 20 s each (build-fuzz/)"
 bash tests/fuzz/run.sh 20
 if [[ ${SOCKSCOPE_SKIP_VM:-0} == 1 ]]; then

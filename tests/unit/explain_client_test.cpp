@@ -401,11 +401,12 @@ Note over C: +0.000 ms connect() begins
 C->>K: SYN
 Note over C: +0.020 ms connect() = -1 EINPROGRESS
 K->>C: SYN-ACK
-Note over K: +30.005 ms client ESTABLISHED, woke 1 waiter [softirq cpu1]
+Note over K: +30.005 ms client ESTABLISHED, woke 1 waiter<br/>[softirq cpu1]
 C->>K: ACK
 Note over C: +31.205 ms getsockopt(SO_ERROR) = 0
-Note over C,S: )" + MermaidRenderer::sanitize(verdict(c)) +
-                                          "\n\n");
+Note over C,S: This host's kernel completed the client side of the<br/>handshake for 10.0.0.1:40000 → 93.184.216.34:80 in<br/>softirq on CPU 1 (borrowing swapper/1), 30.00 ms after<br/>its first SYN, the server's half was the server host's<br/>work, not seen in this trace. curl's non-blocking<br/>connect() returned EINPROGRESS, the kernel's wakeup<br/>found curl (pid 300) waiting in poll(),<br/>getsockopt(SO_ERROR) = 0 1.20 ms later.
+
+)");
 }
 
 TEST_CASE("client words: refused, timed out, not completed, connected unseen", "[explain][client]") {

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <sstream>
@@ -300,6 +301,7 @@ TEST_CASE("ladder: listeners and failed binds are one line, and there is no summ
 TEST_CASE("mermaid: the paused receiver's connection, exact", "[explain][mermaid]") {
   const Connection c = paused();
   const std::string out = render_with<MermaidRenderer>([&](ExplainRenderer& r) { r.connection(c); });
+  // clang-format off
   const std::string diagram = R"(sequenceDiagram
 participant C as client 127.0.0.1:51946 (pid 5151 sender)
 participant K as kernel (server host)
@@ -309,21 +311,28 @@ C->>K: SYN
 Note over K: +0.025 ms SYN_RECV: request socket made [softirq cpu1]
 K->>C: SYN-ACK
 C->>K: ACK
-Note over K: +0.062 ms ESTABLISHED: child queued (1 of 128) [softirq cpu1]
+Note over K: +0.062 ms ESTABLISHED: child queued (1 of 128)<br/>[softirq cpu1]
 Note over C: +0.080 ms connect() = 0
 Note over S: +5210.123 ms accept() = 4
+Note over C,S: The handshake for 127.0.0.1:51946 → 127.0.0.1:10000 was<br/>completed by the kernel (softirq on CPU 1, receiving on<br/>lo, borrowing the context of sender (pid 5151), the<br/>connecting client) 52 us after the first SYN, and the<br/>kernel queued the connection for accept(). The listening<br/>process, receiver (pid 4242), was stopped (SIGSTOP or<br/>job control), so not in accept(). The connection waited<br/>in the accept queue (1 of 128) for 5.21 s, until<br/>accept() in receiver (pid 4242) returned it as fd 4, 5<br/>bytes had already arrived.
+
 )";
-  CHECK(out == diagram + "Note over C,S: " + MermaidRenderer::sanitize(verdict(c)) + "\n\n");
-  // The verdict's ';' would end the statement.
+  // clang-format on
+  CHECK(out == diagram);
+  // The verdict's ';' would end the statement; its lines are its words.
   CHECK(verdict(c).find("; 5 bytes had already arrived.") != std::string::npos);
-  CHECK(out.find(", 5 bytes had already arrived.") != std::string::npos);
+  CHECK(out.find("fd 4, 5<br/>bytes had already arrived.") != std::string::npos);
   CHECK(out.find(';') == std::string::npos);
+  CHECK(out.find("Note over C,S: " +
+                 MermaidRenderer::wrap(MermaidRenderer::sanitize(verdict(c)), MermaidRenderer::kNoteWidth) + "\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("mermaid: refused, no listener, unsafe characters", "[explain][mermaid]") {
   Connection c = refused();
   c.client_task = Task{6000, "odd;comm#1"};
   const std::string out = render_with<MermaidRenderer>([&](ExplainRenderer& r) { r.connection(c); });
+  // clang-format off
   const std::string diagram = R"(sequenceDiagram
 participant C as client 127.0.0.1:40000 (pid 6000 odd,comm 1)
 participant K as kernel (server host)
@@ -333,8 +342,62 @@ C->>K: SYN
 K->>C: RST
 Note over C: +0.030 ms SYN_SENT -> CLOSE
 Note over C: +0.041 ms connect() = -1 ECONNREFUSED
+Note over C,S: Nobody listened on 127.0.0.1:10001: the kernel answered<br/>the SYN with a RST, so the handshake was never<br/>completed, and connect() failed with ECONNREFUSED.
+
 )";
-  CHECK(out == diagram + "Note over C,S: " + MermaidRenderer::sanitize(verdict(c)) + "\n\n");
+  // clang-format on
+  CHECK(out == diagram);
+}
+
+// A SYN dropped at a full queue (as in E5) is a long label; a long IPv6
+// address and comm wrap the participants before their "(pid N comm)"; a
+// kernel note keeps "[softirq cpu1]" whole.
+TEST_CASE("mermaid: long labels, notes and participants are wrapped", "[explain][mermaid]") {
+  Connection c = paused();
+  c.client.family = AF_INET6;
+  REQUIRE(inet_pton(AF_INET6, "2001:db8:85a3::8a2e:370:7334", c.client.addr.data()) == 1);
+  c.server.family = AF_INET6;
+  REQUIRE(inet_pton(AF_INET6, "2001:db8:85a3::8a2e:370:1", c.server.addr.data()) == 1);
+  c.client_task = Task{4194304, "a-fifteen-chars"};
+  Step dropped = packet(2000005000, 0x02, 1, kSender, Step::Arrow::ToServer);
+  dropped.syn_dropped = true;
+  dropped.queue_len = 129;
+  dropped.queue_max = 128;
+  Step queued = c.steps[5];
+  queued.queue_len = 129;
+  c.steps = {c.steps[0], dropped, c.steps[2], queued};
+  const std::string out = render_with<MermaidRenderer>([&](ExplainRenderer& r) { r.connection(c); });
+  // clang-format off
+  CHECK(out.substr(0, out.find("Note over C,S: ")) == R"(sequenceDiagram
+participant C as client [2001:db8:85a3::8a2e:370:7334]:51946<br/>(pid 4194304 a-fifteen-chars)
+participant K as kernel (server host)
+participant S as server [2001:db8:85a3::8a2e:370:1]:10000<br/>(pid 4242 receiver)
+Note over C: +0.000 ms connect() begins
+C->>K: SYN, dropped: accept queue full<br/>(129 queued, backlog 128)
+Note over K: +0.025 ms SYN_RECV: request socket made [softirq cpu1]
+Note over K: +0.062 ms ESTABLISHED: child queued (129 queued, backlog<br/>128) [softirq cpu1]
+)");
+  // clang-format on
+}
+
+TEST_CASE("mermaid: wrap breaks at spaces only, each line as full as it can be", "[explain][mermaid]") {
+  struct Case {
+    const char* text;
+    std::size_t width;
+    const char* wrapped;
+  };
+  const Case k = GENERATE(Case{"", 8, ""},                                            //
+                          Case{"short", 8, "short"},                                  //
+                          Case{"aaaa bbb", 8, "aaaa bbb"},                            // exactly the width: one line
+                          Case{"aaaa bbbb", 8, "aaaa<br/>bbbb"},                      // one more: two
+                          Case{"a b c d e f", 3, "a b<br/>c d<br/>e f"},              //
+                          Case{"a unbreakable b", 4, "a<br/>unbreakable<br/>b"},      // a long word stays whole
+                          Case{"unbreakable", 4, "unbreakable"},                      //
+                          Case{"x &quot;y&quot; z", 4, "x<br/>&quot;y&quot;<br/>z"},  // nor is an entity cut
+                          Case{"→ 1.2.3.4:5 → 6", 11, "→ 1.2.3.4:5<br/>→ 6"},         // "→" is one character
+                          Case{"a  b c", 4, "a  b<br/>c"});                           // spaces are kept
+  CAPTURE(k.text, k.width);
+  CHECK(MermaidRenderer::wrap(k.text, k.width) == k.wrapped);
 }
 
 TEST_CASE("mermaid: sanitize, comments, no summary", "[explain][mermaid]") {
@@ -347,6 +410,7 @@ TEST_CASE("mermaid: sanitize, comments, no summary", "[explain][mermaid]") {
     r.bind_conflict(held);
     r.summary(ExplainSummary{});
   });
+  // Comments are never drawn: not wrapped.
   CHECK(out ==
         "%% " + MermaidRenderer::sanitize(describe(l)) + "\n%% " + MermaidRenderer::sanitize(describe(held)) + "\n");
 }
