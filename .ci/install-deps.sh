@@ -17,6 +17,7 @@ PACKAGES=(
   dpkg-dev file man-db groff-base apt
   # tests/mermaid: headless Chromium, Arial's metrics, npm for mermaid itself
   chromium fonts-liberation nodejs npm
+  tshark tcpdump
 )
 
 if [[ $(id -u) -ne 0 ]]; then

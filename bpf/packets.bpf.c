@@ -30,6 +30,167 @@ struct {
 	__type(value, __u8);
 } syn_seen SEC(".maps");
 
+/* --pcap: whether each packet's bytes are sent, and how many are kept from
+ * its IP header on (--snaplen; its IP and TCP headers always). */
+const volatile bool pcap_on = false;
+const volatile __u32 pcap_snaplen = 0;
+
+#define IFF_LOOPBACK_ 0x8
+
+/* Where a packet's bytes are put together, one per execution context. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, struct sk_event_raw);
+} raw_out SEC(".maps");
+
+/* The addresses of the kernel's page_offset_base and vmemmap_base (from
+ * /proc/kallsyms; 0: not randomised, the x86-64 defaults hold): where a
+ * struct page's memory is in the direct map. */
+const volatile __u64 ksym_page_offset_base = 0;
+const volatile __u64 ksym_vmemmap_base = 0;
+
+/* An skb fragment: struct skb_frag since Linux 6.9 (netmem: a struct page
+ * pointer, or a net_iov with bit 0 set), struct bio_vec before. */
+struct skb_frag___new {
+	unsigned long netmem;
+	unsigned int len;
+	unsigned int offset;
+} __attribute__((preserve_access_index));
+struct bio_vec___old {
+	struct page *bv_page;
+	unsigned int bv_len;
+	unsigned int bv_offset;
+} __attribute__((preserve_access_index));
+
+#define SK_PCAP_FRAGS 4 /* fragments read after the linear part */
+
+/* Copies the first bytes of the packet, from its IP header, into out: its
+ * headers, or pcap_snaplen bytes if more; from the linear part, then the
+ * page fragments (where TCP puts the data it sends). Returns how many. */
+static __always_inline __u32 read_packet(struct sk_buff *skb, const struct pkt *p, __u8 *out)
+{
+	unsigned char *head = BPF_CORE_READ(skb, head);
+	__u32 nh = BPF_CORE_READ(skb, network_header);
+	__u32 tail = BPF_CORE_READ(skb, tail);
+	__u32 want = pcap_snaplen > p->hdr_len ? pcap_snaplen : p->hdr_len;
+	if (want > p->ip_len)
+		want = p->ip_len;
+	if (want > SK_PCAP_MAX)
+		want = SK_PCAP_MAX;
+	__u32 n = tail > nh ? tail - nh : 0;
+	if (n > want)
+		n = want;
+	/* Bounds the verifier sees (before 6.x it learns none from comparing
+	 * two registers): barrier_var stops the compiler dropping the masks. */
+	barrier_var(n);
+	n &= SK_PCAP_MAX * 2 - 1;
+	if (bpf_probe_read_kernel(out, n, head + nh))
+		return 0;
+	if (n >= want)
+		return n;
+	struct skb_shared_info *sh = (void *)(head + BPF_CORE_READ(skb, end));
+	__u8 nr = BPF_CORE_READ(sh, nr_frags);
+	__u64 pob = 0xffff888000000000ULL, vmb = 0xffffea0000000000ULL;
+	if (ksym_page_offset_base)
+		bpf_probe_read_kernel(&pob, sizeof(pob), (void *)ksym_page_offset_base);
+	if (ksym_vmemmap_base)
+		bpf_probe_read_kernel(&vmb, sizeof(vmb), (void *)ksym_vmemmap_base);
+	void *frags = (void *)sh + bpf_core_field_offset(struct skb_shared_info, frags);
+	const bool netmem = bpf_core_type_exists(struct skb_frag___new);
+	const __u64 fsize = netmem ? bpf_core_type_size(struct skb_frag___new)
+				   : bpf_core_type_size(struct bio_vec___old);
+#pragma unroll
+	for (int i = 0; i < SK_PCAP_FRAGS; i++) {
+		if (i >= nr || n >= want)
+			break;
+		__u64 page;
+		__u32 flen, foff;
+		if (netmem) {
+			struct skb_frag___new *f = frags + i * fsize;
+			page = BPF_CORE_READ(f, netmem);
+			flen = BPF_CORE_READ(f, len);
+			foff = BPF_CORE_READ(f, offset);
+			if (page & 1) /* a net_iov: device memory, no page */
+				break;
+		} else {
+			struct bio_vec___old *f = frags + i * fsize;
+			page = (__u64)BPF_CORE_READ(f, bv_page);
+			flen = BPF_CORE_READ(f, bv_len);
+			foff = BPF_CORE_READ(f, bv_offset);
+		}
+		if (page < vmb)
+			break;
+		__u64 addr = pob + ((page - vmb) / bpf_core_type_size(struct page)) * 4096 + foff;
+		__u32 take = want - n;
+		if (take > flen)
+			take = flen;
+		__u32 at = n;
+		barrier_var(at);
+		barrier_var(take);
+		at &= SK_PCAP_MAX - 1;
+		take &= SK_PCAP_MAX - 1;
+		if (bpf_probe_read_kernel(out + at, take, (void *)addr))
+			break;
+		n = at + take;
+	}
+	return n;
+}
+
+/* --pcap: the packet as the device has it, with who it was sent or received
+ * for: any segment of a traced flow, not only the handshake's. */
+static __always_inline void send_raw(struct sk_buff *skb, const struct pkt *p, __u8 dir, __u8 ctxk,
+				     struct net_device *dev)
+{
+	__u32 slot = ctxk;
+	struct sk_event_raw *r = bpf_map_lookup_elem(&raw_out, &slot);
+	if (!r)
+		return;
+	__builtin_memset(r, 0, sizeof(r->ev) + sizeof(r->raw));
+	struct sk_event *e = &r->ev;
+	fill_event(e, SK_PKT_RAW, ctxk);
+	put_tuple(e, &p->t);
+	e->dir = dir;
+	e->tcp_flags = p->flags;
+	e->seq = p->seq;
+	e->ack_seq = p->ack_seq;
+	e->window = p->window;
+	e->payload_len = p->payload_len;
+	e->ifindex = BPF_CORE_READ(dev, ifindex);
+	BPF_CORE_READ_STR_INTO(&e->ifname, dev, name);
+	/* The listener on the local port, if any: a handshake packet's comment
+	 * names it and its owner's state. */
+	put_listener(e, p->t.netns, dir == SK_DIR_TX ? p->t.sport : p->t.dport);
+	if (e->owner_flags & SK_OWNER_KNOWN) {
+		__u64 lskv = e->lsk;
+		struct listener_info *l = bpf_map_lookup_elem(&listeners, &lskv);
+		if (l) {
+			struct task_struct *owner = (struct task_struct *)l->task;
+			BPF_CORE_READ_STR_INTO(&r->raw.owner_comm, owner, comm);
+		}
+	}
+	r->raw.syscall = ctxk == SK_CTX_PROCESS
+			     ? task_syscall((struct task_struct *)bpf_get_current_task())
+			     : -1;
+	r->raw.len = p->ip_len;
+	r->raw.loopback = (BPF_CORE_READ(dev, flags) & IFF_LOOPBACK_) != 0;
+	__u32 caplen = 0;
+	/* A loopback packet arriving is the one just sent: its bytes went then. */
+	if (!(r->raw.loopback && dir == SK_DIR_RX))
+		caplen = read_packet(skb, p, r->data);
+	barrier_var(caplen);
+	caplen &= SK_PCAP_MAX * 2 - 1;
+	r->raw.caplen = caplen;
+	__u64 total = sizeof(r->ev) + sizeof(r->raw) + caplen;
+	if (total > sizeof(*r))
+		return;
+	if (bpf_ringbuf_output(&events, r, total, 0))
+		count_drop(SK_DROP_RINGBUF_FULL);
+	else
+		count_drop(SK_COUNT_SENT);
+}
+
 /* Is this segment part of what we report? SYN, SYN-ACK, RST, FIN always;
  * otherwise only the first segment after a SYN in the same direction. */
 static __always_inline bool handshake_segment(const struct pkt *p, __u8 dir)
@@ -138,6 +299,8 @@ static __always_inline int handle_packet(struct sk_buff *skb, __u8 dir)
 	__u16 lport = dir == SK_DIR_TX ? p.t.sport : p.t.dport;
 	if (!endpoint_traced(p.t.netns, lport, ctxk))
 		return 0;
+	if (pcap_on)
+		send_raw(skb, &p, dir, ctxk, dev);
 	if (!handshake_segment(&p, dir))
 		return 0;
 	/* A FIN's story is the server's: one leaving a listener's port, or one

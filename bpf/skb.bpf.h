@@ -14,7 +14,9 @@ struct pkt {
 	__u32 ack_seq;
 	__u16 window;
 	__u16 payload_len;
-	__u8 flags; /* SK_TCP_* */
+	__u16 hdr_len; /* the IP and TCP headers' */
+	__u16 ip_len;  /* the packet's, from its IP header on */
+	__u8 flags;    /* SK_TCP_* */
 };
 
 /* Parse the IP and TCP headers of an skb whose network header is set. */
@@ -67,6 +69,8 @@ static __always_inline bool parse_tcp(struct sk_buff *skb, struct pkt *p)
 	p->flags = th[13];
 	p->window = ((__u16)th[14] << 8) | th[15];
 	p->payload_len = ip_len > ip_hlen + th_len ? ip_len - ip_hlen - th_len : 0;
+	p->hdr_len = ip_hlen + th_len;
+	p->ip_len = ip_len;
 	return true;
 }
 

@@ -44,6 +44,9 @@ enum sk_event_kind {
 	 * SK_WAITERS_READ: they are struct sk_event_waiters (below). */
 	/* packet layer */
 	SK_PKT_TCP = 32,
+	/* --pcap: a packet's own bytes (struct sk_event_raw), for the pcapng
+	 * file only: never a story's or trace's record. */
+	SK_PKT_RAW = 33,
 };
 
 /* Where a kernel event ran. */
@@ -325,6 +328,29 @@ struct sk_fold_key {
 };
 struct sk_fold {
 	struct sk_pkt p[SK_FOLD_SLOTS];
+};
+
+/* --pcap: every TCP packet of a traced flow, as the device sent or received
+ * it, from its IP header on (pcap_snaplen, rodata: 0 = none sent). The record
+ * is struct sk_event (the packet record's fields: tuple, flags, seq, the
+ * listener's owner where one listens on the local port) and struct sk_raw,
+ * then raw.caplen bytes. A loopback packet's copy is sent once, when it is
+ * sent: its arrival comes with caplen 0 (userspace writes one frame). */
+#define SK_PCAP_MAX 8192 /* the most bytes kept of a packet (--snaplen) */
+
+struct sk_raw {
+	__u32 caplen;  /* bytes that follow: at most the snaplen (fewer where the skb's pages could
+			  not be read) */
+	__u32 len;     /* the packet's length from its IP header on */
+	__s32 syscall; /* process context: the syscall the task was in (-1: none, or softirq) */
+	__u8 loopback; /* the device is a loopback one (IFF_LOOPBACK) */
+	__u8 pad[3];
+	char owner_comm[SK_COMM_LEN]; /* the listener owner's command, with SK_OWNER_KNOWN */
+};
+struct sk_event_raw {
+	struct sk_event ev;
+	struct sk_raw raw;
+	__u8 data[2 * SK_PCAP_MAX]; /* twice: each read's bound is the verifier's to see */
 };
 
 #endif /* SOCKSCOPE_H */

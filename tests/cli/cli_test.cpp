@@ -82,6 +82,21 @@ TEST_CASE("bad input: one line and a non-zero exit", "[cli]") {
       Case{{"explain", "--json", "--format", "text"}, 2, "excludes"},
       Case{{"explain", "--timeout", "0"}, 2, "--timeout"}, Case{{"explain", "--timeout", "soon"}, 2, "--timeout"},
       Case{{"explain", "--port", "65536"}, 2, "sockscope: error: --port: Value 65536 not in range 1 to 65535"},
+      // --time: one of its names, and only for the text outputs (JSON has both clocks).
+      Case{{"trace", "--time", "bogus"}, 2, "sockscope: error: --time: bogus not in {rel,mono,wall}"},
+      Case{{"explain", "--time", "bogus"}, 2, "sockscope: error: --time: bogus not in {rel,mono,wall}"},
+      Case{{"trace", "--time", "wall", "--json"}, 2, "sockscope: error: --json excludes --time"},
+      Case{{"explain", "--json", "--time", "mono"}, 2, "sockscope: error: --json excludes --time"},
+      Case{{"explain", "--format", "json", "--time", "rel"}, 2, "sockscope: error: --time: only for --format text"},
+      Case{{"explain", "--time", "wall", "--format", "mermaid"}, 2, "sockscope: error: --time: only for --format text"},
+      // --pcap, --snaplen, --duration, --count.
+      Case{{"trace", "--snaplen", "100"}, 2, "sockscope: error: --snaplen requires --pcap"},
+      Case{{"explain", "--pcap", "/tmp/x.pcapng", "--snaplen", "0"}, 2, "--snaplen"},
+      Case{
+          {"trace", "--pcap", "/tmp/x.pcapng", "--snaplen", "8193"}, 2, "--snaplen: Value 8193 not in range 1 to 8192"},
+      Case{{"trace", "--pcap"}, 2, "--pcap"}, Case{{"trace", "--duration", "0"}, 2, "--duration"},
+      Case{{"explain", "--duration", "soon"}, 2, "--duration"}, Case{{"trace", "--count", "0"}, 2, "--count"},
+      Case{{"explain", "--count", "-1"}, 2, "--count"},
       Case{{"explain", "--", "/nonexistent/command"},
            127,
            "sockscope: error: cannot run /nonexistent/command: No such file or directory"});
@@ -163,4 +178,20 @@ TEST_CASE("a ready file that cannot be written: one line and exit 1, before anyt
   INFO("stderr: " << o.err);
   CHECK(o.code == 1);
   CHECK(o.err == c.says);
+}
+
+TEST_CASE("a pcap file that cannot be written: one line and exit 1; a run that fails leaves none behind", "[cli]") {
+  const std::string sub = GENERATE("trace", "explain");
+  Outcome o = run({SOCKSCOPE_BIN, sub, "--port", "9", "--pcap", "/nonexistent-dir/out.pcapng"});
+  INFO("stderr: " << o.err);
+  CHECK(o.code == 1);
+  CHECK(o.err == "sockscope: error: --pcap /nonexistent-dir/out.pcapng: cannot create it: No such file or directory\n");
+  // Created, then the run fails (no such pid): the file is removed, not left
+  // half-written.
+  const std::string path = "/tmp/sockscope-cli-" + std::to_string(getpid()) + ".pcapng";
+  o = run({SOCKSCOPE_BIN, sub, "--pid", std::to_string(unused_pid()), "--pcap", path});
+  INFO("stderr: " << o.err);
+  CHECK(o.code == 1);
+  CHECK(count_lines(o.err) == 1);
+  CHECK(access(path.c_str(), F_OK) != 0);
 }

@@ -41,12 +41,18 @@ std::vector<std::vector<Event>>& recordings() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& recs = recordings();
   static std::ostringstream out;
-  sockscope::render::ExplainJsonRenderer json(out);
+  // A wall clock west of UTC, for the JSON's wall-clock twins and a ladder's
+  // times of day (beside the default ladder's offsets).
+  static constexpr sockscope::render::WallClock clock{1'772'323'200'000'000'000, -5 * 3600};
+  sockscope::render::ExplainJsonRenderer json(out, clock);
   sockscope::render::LadderRenderer ladder(out);
+  sockscope::render::LadderRenderer wall_ladder(
+      out, sockscope::render::TimeColumn(sockscope::render::TimeStyle::Wall, clock));
   sockscope::render::MermaidRenderer mermaid(out);
   auto tell = [&](auto&& fn) {
     fn(json);
     fn(ladder);
+    fn(wall_ladder);
     fn(mermaid);
   };
   sockscope::track::TrackerConfig cfg;

@@ -170,7 +170,36 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("make_corpus: %d records and %d folded ones in %s/decode, %zu recordings in %s/tracker\n", decode_n,
-              folded_n, out.c_str(), files.size(), out.c_str());
+  // --pcap's records: each recorded packet as SK_PKT_RAW, its headers after
+  // it (leaving; an arrival on loopback comes without them).
+  int raw_n = 0;
+  std::set<std::string> raw_shapes;
+  for (const auto& file : files)
+    for (const Event& e : sockscope::test::load_recording(file.string())) {
+      if (e.kind != Kind::Tcp) continue;
+      const bool loopback = e.ifname_view() == "lo";
+      const std::string shape = fmt_shape(e) + (loopback ? " lo" : "");
+      if (!raw_shapes.insert(shape).second) continue;
+      sk_event r = header(e);
+      r.kind = SK_PKT_RAW;
+      sk_raw raw{};
+      raw.loopback = loopback;
+      raw.syscall = -1;
+      std::vector<char> bytes;
+      append(bytes, r);
+      std::vector<char> data;
+      if (!(loopback && e.dir == sockscope::events::Dir::Rx)) data.assign(e.family == AF_INET ? 40 : 60, 0);
+      if (!data.empty()) data[0] = e.family == AF_INET ? 0x45 : 0x60;
+      raw.caplen = static_cast<uint32_t>(data.size());
+      raw.len = raw.caplen + e.payload_len;
+      append(bytes, raw);
+      bytes.insert(bytes.end(), data.begin(), data.end());
+      sockscope::events::RawPacket p;
+      if (!sockscope::events::decode_raw(std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()), p))
+        throw std::runtime_error("a raw seed does not decode: " + shape);
+      write(out / "decode", "raw-" + std::to_string(++raw_n), bytes);
+    }
+  std::printf("make_corpus: %d records, %d folded ones and %d raw packets in %s/decode, %zu recordings in %s/tracker\n",
+              decode_n, folded_n, raw_n, out.c_str(), files.size(), out.c_str());
   return 0;
 }

@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "../support/doctor.hpp"
@@ -576,4 +578,184 @@ TEST_CASE("explain -- CMD: the spawned receiver's connection is explained, and i
   CHECK(c["client_pid"].is_null());
   CHECK(c["connect_ret"].is_null());
   CHECK(rs.back()["type"] == "summary");
+}
+
+namespace {
+
+// A command's standard output, whole; the test fails if it does not exit 0.
+std::string output_of(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  char buf[4096];
+  for (std::size_t n; (n = fread(buf, 1, sizeof(buf), p)) > 0;) out.append(buf, n);
+  INFO("command: " << command << "\noutput: " << out);
+  REQUIRE(pclose(p) == 0);
+  return out;
+}
+
+// One frame as tshark reads it: what identifies the segment, and ours' extras.
+struct Frame {
+  std::string interface, description, flags, seq, ack, len, comment;
+  uint64_t time_ns = 0;
+  std::string segment() const { return flags + " " + seq + " " + ack + " " + len; }
+};
+
+std::vector<Frame> frames_of(const std::string& pcap) {
+  const std::string out =
+      output_of("tshark -r " + pcap +
+                " -o tcp.relative_sequence_numbers:FALSE -T fields -E separator=/t -e frame.interface_name"
+                " -e frame.interface_description -e tcp.flags -e tcp.seq -e tcp.ack -e tcp.len"
+                " -e frame.time_epoch -e frame.comment 2>/dev/null");
+  std::vector<Frame> frames;
+  std::istringstream lines(out);
+  for (std::string line; std::getline(lines, line);) {
+    std::vector<std::string> f;
+    std::istringstream cells(line);
+    for (std::string c; std::getline(cells, c, '\t');) f.push_back(c);
+    f.resize(8);
+    Frame fr{f[0], f[1], f[2], f[3], f[4], f[5], f[7]};
+    // "1733108137.922859215": seconds and nanoseconds, read exactly.
+    const auto dot = f[6].find('.');
+    REQUIRE(dot != std::string::npos);
+    fr.time_ns = std::stoull(f[6].substr(0, dot)) * 1'000'000'000ull +
+                 std::stoull((f[6].substr(dot + 1) + "000000000").substr(0, 9));
+    frames.push_back(fr);
+  }
+  return frames;
+}
+
+// tcpdump's own capture of one interface, from before the sender to the
+// end: the segments sockscope's file must hold for that interface, in
+// order. Immediate mode and a write per packet (-U): each packet is in the
+// file as soon as tcpdump has it, so stop() can wait for those it expects.
+class Capture {
+ public:
+  Capture(const std::vector<std::string>& prefix, const std::string& iface, int port)
+      : path_("/tmp/sockscope-test-" + std::to_string(getpid()) + "-" + iface + ".pcap"),
+        p_(cmd(prefix, {"tcpdump", "-n", "-Z", "root", "--immediate-mode", "-U", "-i", iface, "-w", path_,
+                        "tcp port " + std::to_string(port)})) {
+    REQUIRE(p_.wait_stderr("listening on", 20s));
+  }
+  ~Capture() { unlink(path_.c_str()); }
+  // Every segment captured, once at least `expected` are (or 10 s passed).
+  std::vector<std::string> stop(std::size_t expected) {
+    wait_until([&] { return segments().size() >= expected; }, 10s);
+    p_.signal(SIGINT);
+    REQUIRE(p_.wait(10s) == 0);
+    INFO("tcpdump: " << p_.stderr_text());
+    return segments();
+  }
+
+ private:
+  std::vector<std::string> segments() const {
+    std::vector<std::string> out;
+    for (const Frame& f : frames_of(path_)) out.push_back(f.segment());
+    return out;
+  }
+  std::string path_;
+  Process p_;
+};
+
+}  // namespace
+
+TEST_CASE("E3 --pcap: the packets in Wireshark's format, each saying who sent it or whom the kernel handled it for",
+          "[explain][pcap]") {
+  const Topology t =
+      topology(GENERATE(values<std::string>({"loopback", "veth"})), GENERATE(values<std::string>({"ipv4", "ipv6"})));
+  INFO(t.name << " " << t.family);
+  Hosts hosts(t);
+  const int port = next_port();
+  const std::string pcap = "/tmp/sockscope-test-" + std::to_string(getpid()) + "-e3.pcapng";
+  unlink(pcap.c_str());
+  const std::string rx_if = t.name == "veth" ? "veth-rx" : "lo";
+  if (t.name == "veth") {
+    // The sender's host learns the receiver's link address first (ARP, IPv6
+    // neighbour discovery: a refused connection to port 9): else its SYN
+    // waits for the answer and leaves from that softirq, sent by the kernel.
+    Process primer(cmd(t.tx, {SENDER_BIN, "--host", t.host, "--port", "9", "--timeout", "5"}));
+    REQUIRE(primer.wait(10s) != 0);
+  }
+  TraceRun explain({"--port", std::to_string(port), "--pcap", pcap}, "explain");
+  // The truth to compare with: tcpdump's own capture where the receiver's
+  // packets arrive (and, across the veth pair, where the sender's leave).
+  Capture rx_capture(t.rx, rx_if, port);
+  std::optional<Capture> tx_capture;
+  if (t.name == "veth") tx_capture.emplace(t.tx, "veth-tx", port);
+
+  Process r(receiver(t, port, {"--pause-after", "listen"}));
+  REQUIRE(r.wait_stdout("paused after listen"));
+  REQUIRE(r.wait_stopped());
+  Process s(sender(t, port));
+  REQUIRE(s.wait_stdout("sent 13 bytes"));
+  REQUIRE(r.state() == 'T');
+  r.signal(SIGCONT);
+  REQUIRE(s.wait() == 0);
+  REQUIRE(r.wait() == 0);
+  Records rs = explain.stop();
+  const std::vector<Frame> frames = frames_of(pcap);
+  unlink(pcap.c_str());
+  std::vector<std::string> on_rx, on_tx;
+  std::set<std::string> interfaces;
+  for (const Frame& f : frames) {
+    interfaces.insert(f.interface);
+    CHECK(f.description.find(" in network namespace ") != std::string::npos);
+    (f.interface == rx_if ? on_rx : on_tx).push_back(f.segment());
+  }
+  const std::vector<std::string> rx_truth = rx_capture.stop(on_rx.size());
+  const std::vector<std::string> tx_truth = tx_capture ? tx_capture->stop(on_tx.size()) : std::vector<std::string>{};
+  const json c = one(
+      rs, [](const json& j) { return j.value("type", "") == "connection"; }, "the connection");
+  INFO(c.dump());
+  REQUIRE(c["listener_state"] == "stopped");
+
+  // Every segment once, in order, as tshark captured it: loopback packets
+  // (seen leaving and arriving) once, not twice.
+  CHECK(on_rx == rx_truth);
+  CHECK(on_tx == tx_truth);
+  CHECK(interfaces == (t.name == "veth" ? std::set<std::string>{"veth-rx", "veth-tx"} : std::set<std::string>{"lo"}));
+  CHECK(rx_truth.size() >= 9);  // handshake, data each way and its ACK, FIN each way
+
+  // The handshake as the receiver's host saw it: SYN, SYN-ACK, final ACK.
+  std::vector<Frame> hs;
+  for (const Frame& f : frames)
+    if (f.interface == rx_if && hs.size() < 3) hs.push_back(f);
+  REQUIRE(hs.size() == 3);
+  CHECK(hs[0].flags == "0x0002");
+  CHECK(hs[1].flags == "0x0012");
+  CHECK(hs[2].flags == "0x0010");
+  const std::string listener = "for listener receiver (pid " + std::to_string(r.pid()) + ") on port " +
+                               std::to_string(port) + ", which was stopped";
+  const std::string received = "received by the kernel, softirq on CPU ";
+  for (const Frame& f : hs) INFO(f.comment);
+  // SYN: received by the kernel for the stopped receiver (on loopback, the
+  // same frame says the sender sent it in connect()).
+  CHECK(hs[0].comment.find(received) != std::string::npos);
+  CHECK(hs[0].comment.find(listener) != std::string::npos);
+  // SYN-ACK: sent by the kernel for it.
+  CHECK(hs[1].comment.rfind("sent by the kernel, softirq on CPU ", 0) == 0);
+  CHECK(hs[1].comment.find(listener) != std::string::npos);
+  // The final ACK: the same, and the verdict, word for word.
+  CHECK(hs[2].comment.find(received) != std::string::npos);
+  CHECK(hs[2].comment.find(listener) != std::string::npos);
+  const std::string verdict = "; verdict: " + c["verdict"].get<std::string>();
+  CHECK(hs[2].comment.size() > verdict.size());
+  CHECK(hs[2].comment.compare(hs[2].comment.size() - verdict.size(), verdict.size(), verdict) == 0);
+  if (t.name == "loopback") {
+    CHECK(hs[0].comment.rfind("sent by sender (pid " + std::to_string(s.pid()) + ") in connect() on CPU ", 0) == 0);
+  } else {
+    const Frame& syn_out =
+        *std::find_if(frames.begin(), frames.end(), [](const Frame& f) { return f.interface == "veth-tx"; });
+    INFO("the SYN leaving: " << syn_out.comment);
+    CHECK(syn_out.flags == "0x0002");
+    CHECK(syn_out.comment.rfind("sent by sender (pid " + std::to_string(s.pid()) + ") in connect() on CPU ", 0) == 0);
+  }
+  // Every frame says who was behind it.
+  for (const Frame& f : frames) CHECK((f.comment.rfind("sent by ", 0) == 0 || f.comment.rfind("received by ", 0) == 0));
+  // Times are the JSON's wall clock: the SYN's frame and the story's first
+  // SYN are the same packet, read by two records of one program run across
+  // the veth pair, and on loopback as it left and as it arrived.
+  REQUIRE(c.contains("first_syn_ts_wall_ns"));
+  const int64_t syn_at = c["first_syn_ts_wall_ns"].get<int64_t>();
+  CHECK(std::llabs(static_cast<int64_t>(hs[0].time_ns) - syn_at) < 1'000'000);
 }

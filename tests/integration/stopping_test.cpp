@@ -115,6 +115,73 @@ TEST_CASE("trace | head -1: sockscope ends within a second of head, with its sum
   for (const auto& f : {first, err, ready}) unlink(f.c_str());
 }
 
+TEST_CASE("--duration: sockscope stops by itself after that long, as on Ctrl-C", "[stop]") {
+  const std::string sub = GENERATE("trace", "explain");
+  INFO(sub);
+  const int port = next_port();
+  const std::string ready = ready_path(), out = temp_path("duration");
+  const uint64_t started = monotonic_ns();
+  Process tracer(sockscope_argv(sub, ready, {"--json", "--port", std::to_string(port), "--duration", "2"}), out);
+  REQUIRE(wait_ready(tracer, ready, 20s));
+  const uint64_t attached = monotonic_ns();
+  one_connection(port);
+  REQUIRE(tracer.wait(20s) == 0);
+  const double ran = static_cast<double>(monotonic_ns() - attached) / 1e9;
+  const std::string err = tracer.stderr_text();
+  INFO(err << "ran " << ran << " s after attaching, " << (monotonic_ns() - started) / 1e6 << " ms in all");
+  // Two seconds from the start of tracing, give or take a poll tick and the
+  // detach's RCU waits.
+  CHECK(ran >= 1.9);
+  CHECK(ran < 4.0);
+  CHECK(err.find("sockscope: stopping: --duration 2 s is over\n") != std::string::npos);
+  Records rs = read_records(out);
+  REQUIRE(!rs.empty());
+  if (sub == "trace") {
+    CHECK(rs.back()["event"] == "summary");
+    CHECK(rs.size() > 10);
+  } else {
+    CHECK(rs.back()["type"] == "summary");
+    CHECK(rs.back()["connections"] == 1);
+  }
+  unlink(out.c_str());
+  unlink(ready.c_str());
+}
+
+TEST_CASE("--count: trace shows exactly N events, explain tells exactly N connections, then each stops", "[stop]") {
+  const std::string sub = GENERATE("trace", "explain");
+  INFO(sub);
+  const int port = next_port();
+  const std::string ready = ready_path(), out = temp_path("count");
+  const int n = sub == "trace" ? 5 : 2;
+  Process tracer(sockscope_argv(sub, ready, {"--json", "--port", std::to_string(port), "--count", std::to_string(n)}),
+                 out);
+  REQUIRE(wait_ready(tracer, ready, 20s));
+  // trace: one connection makes far more than 5 events, in one poll's
+  // batch: the count cuts it; explain: two connections, and nothing more.
+  one_connection(port);
+  if (sub == "explain") one_connection(port);
+  REQUIRE(tracer.wait(20s) == 0);
+  const std::string err = tracer.stderr_text();
+  INFO(err);
+  Records rs = read_records(out);
+  REQUIRE(!rs.empty());
+  if (sub == "trace") {
+    REQUIRE(rs.size() == static_cast<std::size_t>(n) + 1);
+    CHECK(rs.back()["event"] == "summary");
+    CHECK(rs.back()["events"] == n);
+    CHECK(err.find("sockscope: 5 events, 0 lost") != std::string::npos);
+  } else {
+    int told = 0;
+    for (const auto& r : rs) told += r.value("type", "") == "connection";
+    CHECK(told == n);
+    CHECK(rs.back()["type"] == "summary");
+    CHECK(rs.back()["connections"] == n);
+    CHECK(err.find("2 connections") != std::string::npos);
+  }
+  unlink(out.c_str());
+  unlink(ready.c_str());
+}
+
 TEST_CASE("spawned CMD with --user nobody: the command runs as nobody, with nobody's groups", "[spawn]") {
   const std::string ready = ready_path();
   Process tracer(sockscope_argv("trace", ready,

@@ -16,6 +16,7 @@
 #include <string>
 #include <utility>
 
+#include "fixed_clock.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
 #include "render/mermaid_renderer.hpp"
@@ -31,6 +32,7 @@ using sockscope::render::LadderRenderer;
 using sockscope::render::MermaidRenderer;
 using sockscope::render::step_text;
 using sockscope::render::verdict;
+using sockscope::test::kFixedClock;
 using namespace sockscope::track;
 
 namespace {
@@ -129,10 +131,11 @@ Connection curl() {
   return c;
 }
 
-template <class R>
-std::string render(const Connection& c) {
+// `args`: the renderer's own, after its stream (the JSON one's clock).
+template <class R, class... Args>
+std::string render(const Connection& c, const Args&... args) {
   std::ostringstream os;
-  R r(os);
+  R r(os, args...);
   r.connection(c);
   r.flush();
   return os.str();
@@ -150,7 +153,7 @@ TEST_CASE("client words: the client-only verdict of curl's non-blocking connect"
 
 TEST_CASE("explain json: a client-only story, every field", "[explain][json][client]") {
   const Connection c = curl();
-  const json j = json::parse(render<ExplainJsonRenderer>(c));
+  const json j = json::parse(render<ExplainJsonRenderer>(c, kFixedClock));
   json expected = json::parse(R"({
  "type": "connection",
  "netns": 4026531840,
@@ -182,8 +185,11 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
  "syns_dropped": 0,
  "synack_retransmits": 0,
  "first_syn_ts_ns": null,
+ "first_syn_ts_wall_ns": null,
  "established_ts_ns": null,
+ "established_ts_wall_ns": null,
  "accept_ts_ns": null,
+ "accept_ts_wall_ns": null,
  "handshake_ns": null,
  "accept_delay_ns": null,
  "queue_len": 0,
@@ -212,13 +218,19 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   "syn_ctx": "process",
   "syns_sent": 1,
   "syn_tx_ts_ns": 1000010000,
+  "syn_tx_ts_wall_ns": 1772323201000010000,
   "synack_rx_ts_ns": 1030000000,
+  "synack_rx_ts_wall_ns": 1772323201030000000,
   "ack_tx_ts_ns": 1030010000,
+  "ack_tx_ts_wall_ns": 1772323201030010000,
   "established_ts_ns": 1030005000,
+  "established_ts_wall_ns": 1772323201030005000,
   "rst_rx_ts_ns": null,
+  "rst_rx_ts_wall_ns": null,
   "connect_ret": -115,
   "connect_errno": "EINPROGRESS",
   "connect_exit_ts_ns": 1000020000,
+  "connect_exit_ts_wall_ns": 1772323201000020000,
   "nonblocking": true,
   "waiters": [
    {
@@ -231,13 +243,15 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   "waiters_truncated": false,
   "so_error": 0,
   "so_errno": null,
-  "so_error_ts_ns": 1031205000
+  "so_error_ts_ns": 1031205000,
+  "so_error_ts_wall_ns": 1772323201031205000
  },
  "records_lost": false,
  "verdict": "VERDICT",
  "steps": [
   {
    "ts_ns": 1000000000,
+   "ts_wall_ns": 1772323201000000000,
    "kind": "connect_enter",
    "lane": "client",
    "packet": null,
@@ -250,6 +264,7 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   },
   {
    "ts_ns": 1000010000,
+   "ts_wall_ns": 1772323201000010000,
    "kind": "packet",
    "lane": "kernel",
    "packet": "to_server",
@@ -267,6 +282,7 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   },
   {
    "ts_ns": 1000020000,
+   "ts_wall_ns": 1772323201000020000,
    "kind": "connect_exit",
    "lane": "client",
    "packet": null,
@@ -281,6 +297,7 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   },
   {
    "ts_ns": 1030000000,
+   "ts_wall_ns": 1772323201030000000,
    "kind": "packet",
    "lane": "kernel",
    "packet": "to_client",
@@ -298,6 +315,7 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   },
   {
    "ts_ns": 1030005000,
+   "ts_wall_ns": 1772323201030005000,
    "kind": "client_established",
    "lane": "kernel",
    "packet": null,
@@ -313,6 +331,7 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   },
   {
    "ts_ns": 1030010000,
+   "ts_wall_ns": 1772323201030010000,
    "kind": "packet",
    "lane": "kernel",
    "packet": "to_server",
@@ -330,6 +349,7 @@ TEST_CASE("explain json: a client-only story, every field", "[explain][json][cli
   },
   {
    "ts_ns": 1031205000,
+   "ts_wall_ns": 1772323201031205000,
    "kind": "getsockopt",
    "lane": "client",
    "packet": null,
@@ -357,24 +377,46 @@ TEST_CASE("explain json: client_side is null, side server, when the client is no
   Connection c = curl();
   c.client_only = false;
   c.client_side = ClientSide{};
-  const json j = json::parse(render<ExplainJsonRenderer>(c));
+  const json j = json::parse(render<ExplainJsonRenderer>(c, kFixedClock));
   CHECK(j.at("side") == "server");
   CHECK(j.at("client_side").is_null());
   c.client_side.seen = true;  // both halves: the client's facts, unseen ones null
-  const json both = json::parse(render<ExplainJsonRenderer>(c));
+  const json both = json::parse(render<ExplainJsonRenderer>(c, kFixedClock));
   CHECK(both.at("side") == "both");
   const json& cs = both.at("client_side");
   CHECK(cs.at("completed_by") == "none");
-  for (const char* k : {"ctx", "cpu", "borrowed_pid", "borrowed_comm", "syn_pid", "syn_comm", "syn_ctx", "syn_tx_ts_ns",
-                        "synack_rx_ts_ns", "ack_tx_ts_ns", "established_ts_ns", "rst_rx_ts_ns", "connect_exit_ts_ns",
-                        "waiters", "waiters_truncated", "so_error", "so_errno", "so_error_ts_ns"}) {
+  for (const char* k : {"ctx",
+                        "cpu",
+                        "borrowed_pid",
+                        "borrowed_comm",
+                        "syn_pid",
+                        "syn_comm",
+                        "syn_ctx",
+                        "syn_tx_ts_ns",
+                        "syn_tx_ts_wall_ns",
+                        "synack_rx_ts_ns",
+                        "synack_rx_ts_wall_ns",
+                        "ack_tx_ts_ns",
+                        "ack_tx_ts_wall_ns",
+                        "established_ts_ns",
+                        "established_ts_wall_ns",
+                        "rst_rx_ts_ns",
+                        "rst_rx_ts_wall_ns",
+                        "connect_exit_ts_ns",
+                        "connect_exit_ts_wall_ns",
+                        "waiters",
+                        "waiters_truncated",
+                        "so_error",
+                        "so_errno",
+                        "so_error_ts_ns",
+                        "so_error_ts_wall_ns"}) {
     INFO(k);
     CHECK(cs.at(k).is_null());
   }
   CHECK(cs.at("connect_ret") == -EINPROGRESS);
   CHECK(cs.at("connect_errno") == "EINPROGRESS");
   CHECK(cs.at("nonblocking") == false);
-  CHECK(cs.size() == 23);
+  CHECK(cs.size() == 30);  // 23, and the wall-clock twins of its 7 times
 }
 
 TEST_CASE("ladder: a client-only story is the client host's", "[explain][ladder][client]") {

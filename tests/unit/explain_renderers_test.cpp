@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "fixed_clock.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/ladder_renderer.hpp"
 #include "render/mermaid_renderer.hpp"
@@ -35,7 +36,11 @@ using sockscope::render::ExplainRenderer;
 using sockscope::render::ExplainSummary;
 using sockscope::render::LadderRenderer;
 using sockscope::render::MermaidRenderer;
+using sockscope::render::TimeColumn;
+using sockscope::render::TimeStyle;
 using sockscope::render::verdict;
+using sockscope::test::kFixedClock;
+using sockscope::test::kWallOffsetNs;
 using namespace sockscope::track;
 
 namespace {
@@ -198,17 +203,18 @@ BindConflict conflict(bool with_holder) {
   return b;
 }
 
-template <class R, class F>
-std::string render_with(F&& f) {
+// `args`: the renderer's own, after its stream (the clock, the time column).
+template <class R, class F, class... Args>
+std::string render_with(F&& f, const Args&... args) {
   std::ostringstream os;
-  R r(os);
+  R r(os, args...);
   f(static_cast<ExplainRenderer&>(r));
   r.flush();  // as the tool does every poll tick
   return os.str();
 }
 
 json json_of(const std::function<void(ExplainRenderer&)>& f) {
-  const std::string out = render_with<ExplainJsonRenderer>(f);
+  const std::string out = render_with<ExplainJsonRenderer>(f, kFixedClock);
   REQUIRE(!out.empty());
   REQUIRE(out.back() == '\n');
   REQUIRE(out.find('\n') == out.size() - 1);  // one record, one line
@@ -296,6 +302,64 @@ TEST_CASE("ladder: listeners and failed binds are one line, and there is no summ
     r.summary(ExplainSummary{{10, {}}, 2, 0});
   });
   CHECK(out == "listen  " + describe(l) + "\nbind    " + describe(held) + "\nbind    " + describe(unheld) + "\n");
+}
+
+TEST_CASE("ladder: --time rel is the default: offsets within the story", "[explain][ladder][time]") {
+  const Connection c = paused();
+  const auto draw = [&](ExplainRenderer& r) { r.connection(c); };
+  CHECK(render_with<LadderRenderer>(draw, TimeColumn(TimeStyle::Rel, kFixedClock)) ==
+        render_with<LadderRenderer>(draw));
+  CHECK(render_with<LadderRenderer>(draw, TimeColumn()) == render_with<LadderRenderer>(draw));
+}
+
+TEST_CASE("ladder: --time mono, CLOCK_MONOTONIC seconds to the nanosecond, the column as wide as they are",
+          "[explain][ladder][time]") {
+  Connection c = paused();
+  for (Step& s : c.steps) s.ts_ns += 12'345'000'000'000;  // an uptime of hours: five digits of seconds
+  const std::string out = render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(c); },
+                                                      TimeColumn(TimeStyle::Mono, kFixedClock));
+  // clang-format off
+  const std::string ladder = R"(connection 127.0.0.1:51946 -> 127.0.0.1:10000 (accepted)
+           time  client pid 5151 sender        kernel (server host)                                    server pid 4242 receiver
+12347.000000000  connect() begins
+12347.000010000  --- SYN --------------------------------------------------------------------------->
+12347.000025000                                SYN_RECV: request socket made [softirq cpu1 sender]
+12347.000031000  <-- SYN-ACK ------------------------------------------------------------------------
+12347.000048000  --- ACK --------------------------------------------------------------------------->
+12347.000062000                                ESTABLISHED: child queued (1 of 128) [softirq cpu1 sender]
+12347.000080000  connect() = 0
+12352.210123456                                                                                        accept() = 4
+)";
+  // clang-format on
+  CHECK(out == ladder + "verdict: " + verdict(c) + "\n\n");
+}
+
+TEST_CASE("ladder: --time wall, the local time of day to the microsecond", "[explain][ladder][time]") {
+  const Connection c = paused();
+  const std::string out = render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(c); },
+                                                      TimeColumn(TimeStyle::Wall, kFixedClock));
+  // 2000000000 ns on the fixed clock: 2026-03-01 00:00:02 UTC, 01:00:02 local.
+  // The accept at 7210123456 ns: 01:00:07.210123 (cut, not rounded up).
+  // clang-format off
+  const std::string ladder = R"(connection 127.0.0.1:51946 -> 127.0.0.1:10000 (accepted)
+           time  client pid 5151 sender        kernel (server host)                                    server pid 4242 receiver
+01:00:02.000000  connect() begins
+01:00:02.000010  --- SYN --------------------------------------------------------------------------->
+01:00:02.000025                                SYN_RECV: request socket made [softirq cpu1 sender]
+01:00:02.000031  <-- SYN-ACK ------------------------------------------------------------------------
+01:00:02.000048  --- ACK --------------------------------------------------------------------------->
+01:00:02.000062                                ESTABLISHED: child queued (1 of 128) [softirq cpu1 sender]
+01:00:02.000080  connect() = 0
+01:00:07.210123                                                                                        accept() = 4
+)";
+  // clang-format on
+  CHECK(out == ladder + "verdict: " + verdict(c) + "\n\n");
+  // A story without steps has the column all the same, at its least width.
+  Connection empty = paused();
+  empty.steps.clear();
+  CHECK(render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(empty); },
+                                    TimeColumn(TimeStyle::Wall, kFixedClock)) ==
+        render_with<LadderRenderer>([&](ExplainRenderer& r) { r.connection(empty); }));
 }
 
 TEST_CASE("mermaid: the paused receiver's connection, exact", "[explain][mermaid]") {
@@ -420,6 +484,7 @@ TEST_CASE("explain json: listen", "[explain][json]") {
   const json j = json_of([&](ExplainRenderer& r) { r.listener(l); });
   CHECK(j == json{{"type", "listen"},
                   {"ts_ns", 1000000000u},
+                  {"ts_wall_ns", 1772323201000000000u},
                   {"netns", kNetns},
                   {"family", "ipv4"},
                   {"local", "127.0.0.1:10000"},
@@ -433,8 +498,15 @@ TEST_CASE("explain json: listen", "[explain][json]") {
 }
 
 TEST_CASE("explain json: bind conflicts, with and without a known holder", "[explain][json]") {
-  json expected{{"type", "bind_conflict"},  {"ts_ns", 4000000000u}, {"netns", kNetns},     {"family", "ipv4"},
-                {"local", "0.0.0.0:10000"}, {"pid", 7000},          {"comm", "receiver2"}, {"errno", "EADDRINUSE"}};
+  json expected{{"type", "bind_conflict"},
+                {"ts_ns", 4000000000u},
+                {"ts_wall_ns", 1772323204000000000u},
+                {"netns", kNetns},
+                {"family", "ipv4"},
+                {"local", "0.0.0.0:10000"},
+                {"pid", 7000},
+                {"comm", "receiver2"},
+                {"errno", "EADDRINUSE"}};
   SECTION("holder known and listening") {
     const BindConflict b = conflict(true);
     const json j = json_of([&](ExplainRenderer& r) { r.bind_conflict(b); });
@@ -464,8 +536,12 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
   // A step's common keys; its kind's own are added by the caller.
   const auto st = [](uint64_t ts, const char* kind, const char* lane, json packet, const char* text, const char* ctx,
                      uint32_t cpu, uint32_t pid, const char* comm, const char* backend, json own = json::object()) {
-    json s{{"ts_ns", ts}, {"kind", kind}, {"lane", lane}, {"packet", packet}, {"text", text},
-           {"ctx", ctx},  {"cpu", cpu},   {"pid", pid},   {"comm", comm},     {"backend", backend}};
+    json s{{"ts_ns", ts},       {"ts_wall_ns", ts + kWallOffsetNs},
+           {"kind", kind},      {"lane", lane},
+           {"packet", packet},  {"text", text},
+           {"ctx", ctx},        {"cpu", cpu},
+           {"pid", pid},        {"comm", comm},
+           {"backend", backend}};
     s.update(own);
     return s;
   };
@@ -506,8 +582,11 @@ TEST_CASE("explain json: the paused receiver's connection, every field", "[expla
       {"syns_dropped", 0},
       {"synack_retransmits", 0},
       {"first_syn_ts_ns", 2000010000u},
+      {"first_syn_ts_wall_ns", 1772323202000010000u},
       {"established_ts_ns", 2000062000u},
+      {"established_ts_wall_ns", 1772323202000062000u},
       {"accept_ts_ns", 7210123456u},
+      {"accept_ts_wall_ns", 1772323207210123456u},
       {"handshake_ns", 52000},
       {"accept_delay_ns", 5210061456u},
       {"queue_len", 1},
@@ -564,7 +643,9 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
                         "listener_pid",
                         "listener_comm",
                         "established_ts_ns",
+                        "established_ts_wall_ns",
                         "accept_ts_ns",
+                        "accept_ts_wall_ns",
                         "handshake_ns",
                         "accept_delay_ns",
                         "queue_len_after_accept",
@@ -591,6 +672,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
   CHECK(j.at("client_comm") == "sender");
   CHECK(j.at("connect_ret") == -111);
   CHECK(j.at("first_syn_ts_ns") == 3000010000u);
+  CHECK(j.at("first_syn_ts_wall_ns") == 1772323203000010000u);
   CHECK(j.at("syns") == 1);
   CHECK(j.at("queue_len") == 0);
   CHECK(j.at("queue_max") == 0);
@@ -598,6 +680,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
   REQUIRE(j.at("steps").size() == 5);
   CHECK(j.at("steps")[1].at("packet") == "to_server");
   CHECK(j.at("steps")[2] == json{{"ts_ns", 3000020000u},
+                                 {"ts_wall_ns", 1772323203000020000u},
                                  {"kind", "packet"},
                                  {"lane", "kernel"},
                                  {"packet", "to_client"},
@@ -613,6 +696,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
                                  {"queue_len", nullptr},
                                  {"queue_max", nullptr}});
   CHECK(j.at("steps")[3] == json{{"ts_ns", 3000030000u},
+                                 {"ts_wall_ns", 1772323203000030000u},
                                  {"kind", "client_state"},
                                  {"lane", "client"},
                                  {"packet", nullptr},
@@ -629,7 +713,7 @@ TEST_CASE("explain json: a refused connection's unknowns are null", "[explain][j
   CHECK(j.at("steps")[4].at("text") == "connect() = -1 ECONNREFUSED");
   CHECK(j.at("steps")[4].at("ret") == -111);
   CHECK(j.at("steps")[4].at("errno") == "ECONNREFUSED");
-  CHECK(j.size() == 49);  // the same keys as an accepted connection's record
+  CHECK(j.size() == 52);  // the same keys as an accepted connection's record
 }
 
 TEST_CASE("explain json: each step kind's own fields", "[explain][json]") {
@@ -657,8 +741,8 @@ TEST_CASE("explain json: each step kind's own fields", "[explain][json]") {
   const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
   const json& steps = j.at("steps");
   REQUIRE(steps.size() == 7);
-  const std::vector<std::string> common = {"ts_ns", "kind", "lane", "packet", "text",
-                                           "ctx",   "cpu",  "pid",  "comm",   "backend"};
+  const std::vector<std::string> common = {"ts_ns", "ts_wall_ns", "kind", "lane", "packet", "text",
+                                           "ctx",   "cpu",        "pid",  "comm", "backend"};
   auto own = [&](const json& s) {
     json o = s;
     for (const auto& k : common) {
@@ -711,20 +795,22 @@ TEST_CASE("explain json: established, not accepted, first SYN and client unseen"
   c.connect_ret.reset();
   c.steps.clear();
   const json j = json_of([&](ExplainRenderer& r) { r.connection(c); });
-  for (const char* k : {"client_pid", "client_comm", "connect_ret", "first_syn_ts_ns", "accept_ts_ns", "handshake_ns",
-                        "accept_delay_ns", "queue_len_after_accept", "bytes_before_accept", "accept_fd", "accept_pid",
-                        "accept_tid", "accept_comm", "accept_via", "accept_nonblocking"}) {
+  for (const char* k :
+       {"client_pid", "client_comm", "connect_ret", "first_syn_ts_ns", "first_syn_ts_wall_ns", "accept_ts_ns",
+        "accept_ts_wall_ns", "handshake_ns", "accept_delay_ns", "queue_len_after_accept", "bytes_before_accept",
+        "accept_fd", "accept_pid", "accept_tid", "accept_comm", "accept_via", "accept_nonblocking"}) {
     INFO(k);
     CHECK(j.at(k).is_null());
   }
   CHECK(j.at("outcome") == "pending");
   CHECK(j.at("established_ts_ns") == 2000062000u);
+  CHECK(j.at("established_ts_wall_ns") == 1772323202000062000u);
   CHECK(j.at("ctx") == "softirq");
   CHECK(j.at("cpu") == 1);
   CHECK(j.at("borrowed_pid") == 5151);
   CHECK(j.at("borrowed_role") == "other");  // the client unseen: the sender is not known to be it
   CHECK(j.at("steps") == json::array());
-  CHECK(j.size() == 49);
+  CHECK(j.size() == 52);
 }
 
 TEST_CASE("explain json: summary", "[explain][json]") {
@@ -749,11 +835,13 @@ TEST_CASE("explain json: summary", "[explain][json]") {
 TEST_CASE("explain json: one line per record, buffer reused", "[explain][json]") {
   const Connection a = paused(), b = refused();
   const Listener l = listener();
-  const std::string out = render_with<ExplainJsonRenderer>([&](ExplainRenderer& r) {
-    r.connection(a);
-    r.listener(l);
-    r.connection(b);
-  });
+  const std::string out = render_with<ExplainJsonRenderer>(
+      [&](ExplainRenderer& r) {
+        r.connection(a);
+        r.listener(l);
+        r.connection(b);
+      },
+      kFixedClock);
   std::istringstream in(out);
   std::vector<std::string> types;
   for (std::string line; std::getline(in, line);) types.push_back(json::parse(line).at("type"));
@@ -763,7 +851,7 @@ TEST_CASE("explain json: one line per record, buffer reused", "[explain][json]")
 TEST_CASE("explain json: records are held until a flush, or until 64 KiB wait, then written whole", "[explain][json]") {
   const Connection a = paused();
   std::ostringstream os;
-  ExplainJsonRenderer r(os);
+  ExplainJsonRenderer r(os, kFixedClock);
   r.connection(a);
   CHECK(os.str().empty());  // held: one write per poll tick, not one per story
   r.flush();

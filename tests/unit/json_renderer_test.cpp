@@ -17,6 +17,7 @@
 #include "event_builder.hpp"
 #include "events/event.hpp"
 #include "events/names.hpp"
+#include "fixed_clock.hpp"
 #include "render/json_renderer.hpp"
 #include "render/json_writer.hpp"
 #include "render/renderer.hpp"
@@ -26,6 +27,8 @@ using sockscope::events::Event;
 using sockscope::render::JsonRenderer;
 using sockscope::render::LossCounts;
 using sockscope::render::Summary;
+using sockscope::test::kFixedClock;
+using sockscope::test::kWallOffsetNs;
 using sockscope::test::RawEvent;
 
 namespace {
@@ -51,7 +54,7 @@ std::string fmt_hex(uint64_t v) {
 
 std::string render_line(const Event& e) {
   std::ostringstream os;
-  JsonRenderer(os).event(e);
+  JsonRenderer(os, kFixedClock).event(e);
   const auto lines = lines_of(os.str());
   REQUIRE(lines.size() == 1);
   return lines[0];
@@ -62,21 +65,14 @@ json render(const Event& e) { return json::parse(render_line(e)); }
 // Fields every record carries, for a receiver on 127.0.0.1:10000 talking to
 // 127.0.0.1:51946.
 json common(const char* layer, const char* event) {
-  return json{{"ts_ns", 1000120000u},
-              {"layer", layer},
-              {"event", event},
-              {"pid", 4242},
-              {"tid", 4243},
-              {"comm", "receiver"},
-              {"cpu", 2},
-              {"ctx", "process"},
-              {"netns", 4026531840u},
-              {"family", "ipv4"},
-              {"saddr", "127.0.0.1"},
-              {"sport", 10000},
-              {"daddr", "127.0.0.1"},
-              {"dport", 51946},
-              {"backend", "tracepoint"}};
+  return json{{"ts_ns", 1000120000u}, {"ts_wall_ns", 1772323201000120000u},
+              {"layer", layer},       {"event", event},
+              {"pid", 4242},          {"tid", 4243},
+              {"comm", "receiver"},   {"cpu", 2},
+              {"ctx", "process"},     {"netns", 4026531840u},
+              {"family", "ipv4"},     {"saddr", "127.0.0.1"},
+              {"sport", 10000},       {"daddr", "127.0.0.1"},
+              {"dport", 51946},       {"backend", "tracepoint"}};
 }
 
 RawEvent base(uint32_t kind) {
@@ -102,10 +98,11 @@ json with(json j, const json& extra) {
 TEST_CASE("json: syscall accept exit, exact line and fields", "[json]") {
   const auto e = base(SK_SYS_ACCEPT).sock(0xffff8880deadbeefULL).fd(3).ret(4).dur(5210000000).event();
   const auto line = render_line(e);
-  CHECK(line == R"({"ts_ns":1000120000,"layer":"syscall","event":"accept","pid":4242,"tid":4243,"comm":"receiver",)"
-                R"("cpu":2,"ctx":"process","netns":4026531840,"family":"ipv4","saddr":"127.0.0.1","sport":10000,)"
-                R"("daddr":"127.0.0.1","dport":51946,"backend":"tracepoint","sock":"0xffff8880deadbeef",)"
-                R"("phase":"exit","fd":3,"ret":4,"dur_ns":5210000000})");
+  CHECK(line ==
+        R"({"ts_ns":1000120000,"ts_wall_ns":1772323201000120000,"layer":"syscall","event":"accept",)"
+        R"("pid":4242,"tid":4243,"comm":"receiver","cpu":2,"ctx":"process","netns":4026531840,)"
+        R"("family":"ipv4","saddr":"127.0.0.1","sport":10000,"daddr":"127.0.0.1","dport":51946,)"
+        R"("backend":"tracepoint","sock":"0xffff8880deadbeef","phase":"exit","fd":3,"ret":4,"dur_ns":5210000000})");
   const auto j = json::parse(line);
   CHECK(j == with(common("syscall", "accept"),
                   {{"sock", "0xffff8880deadbeef"}, {"phase", "exit"}, {"fd", 3}, {"ret", 4}, {"dur_ns", 5210000000u}}));
@@ -282,6 +279,8 @@ TEST_CASE("json: extreme numbers and an unknown family", "[json]") {
   b.ts(UINT64_MAX).sock(UINT64_MAX).dur(UINT64_MAX).ret(INT64_MAX).fd(INT32_MIN).pid(UINT32_MAX).family(0);
   const auto j = render(b.event());
   CHECK(j.at("ts_ns").get<uint64_t>() == UINT64_MAX);
+  // The wall-clock time wraps as unsigned arithmetic does, defined for any ts_ns.
+  CHECK(j.at("ts_wall_ns").get<uint64_t>() == static_cast<uint64_t>(kWallOffsetNs) - 1);
   CHECK(j.at("sock") == "0xffffffffffffffff");
   CHECK(j.at("dur_ns").get<uint64_t>() == UINT64_MAX);
   CHECK(j.at("ret").get<int64_t>() == INT64_MAX);
@@ -317,7 +316,7 @@ TEST_CASE("json: a hostile comm stays valid JSON", "[json]") {
 TEST_CASE("json: lines are held until flush(), a full batch, the summary or destruction", "[json]") {
   std::ostringstream os;
   {
-    JsonRenderer r(os);
+    JsonRenderer r(os, kFixedClock);
     r.event(base(SK_SYS_BIND).ts(1).fd(3).event());
     CHECK(os.str().empty());
     r.flush();
@@ -343,7 +342,7 @@ TEST_CASE("json: lines are held until flush(), a full batch, the summary or dest
 
 TEST_CASE("json: one object per line, in order", "[json]") {
   std::ostringstream os;
-  JsonRenderer r(os);
+  JsonRenderer r(os, kFixedClock);
   r.event(base(SK_SYS_BIND).ts(1).fd(3).event());
   r.event(base(SK_K_BIND).ts(2).fd(3).event());
   r.event(base(SK_PKT_TCP).ts(3).event());
@@ -361,10 +360,36 @@ TEST_CASE("json: one object per line, in order", "[json]") {
   CHECK(lines[1].size() < lines[0].size());
 }
 
+TEST_CASE("json: ts_wall_ns is ts_ns on the run's one wall clock, right after it in every record", "[json][time]") {
+  // Another clock than the fixture's: the offset is the clock's, whatever the
+  // local time zone (which only the text outputs use).
+  const sockscope::render::WallClock clock{1'700'000'000'123'456'789, -18000};
+  std::ostringstream os;
+  {
+    JsonRenderer r(os, clock);
+    r.event(base(SK_SYS_BIND).ts(1).fd(3).event());
+    r.event(base(SK_K_ESTABLISHED).ts(5'000'000'000).event());
+    r.event(base(SK_PKT_TCP).ts(987'654'321'012).event());
+    r.summary(Summary{3, {}});
+  }
+  const auto lines = lines_of(os.str());
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0].rfind(R"({"ts_ns":1,"ts_wall_ns":1700000000123456790,"layer":)", 0) == 0);
+  CHECK(lines[1].rfind(R"({"ts_ns":5000000000,"ts_wall_ns":1700000005123456789,"layer":)", 0) == 0);
+  CHECK(lines[2].rfind(R"({"ts_ns":987654321012,"ts_wall_ns":1700000987777777801,"layer":)", 0) == 0);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const json j = json::parse(lines[i]);
+    CHECK(j.at("ts_wall_ns").get<uint64_t>() - j.at("ts_ns").get<uint64_t>() == 1'700'000'000'123'456'789u);
+  }
+  // The summary is no moment: neither time.
+  CHECK_FALSE(json::parse(lines[3]).contains("ts_ns"));
+  CHECK_FALSE(json::parse(lines[3]).contains("ts_wall_ns"));
+}
+
 TEST_CASE("json: summary record", "[json]") {
   SECTION("no losses") {
     std::ostringstream os;
-    JsonRenderer(os).summary(Summary{42, {}});
+    JsonRenderer(os, kFixedClock).summary(Summary{42, {}});
     CHECK(os.str() == R"({"layer":"meta","event":"summary","events":42,"lost_total":0,)"
                       R"("lost":{"ringbuf_full":0,"inflight_full":0,"tracked_full":0,"undecodable":0},)"
                       R"("records_sent":0,"records_received":0})"
@@ -375,7 +400,7 @@ TEST_CASE("json: summary record", "[json]") {
     Summary s;
     s.events = 100;
     s.lost = LossCounts{1, 2, 3, 4, 90, 90};
-    JsonRenderer(os).summary(s);
+    JsonRenderer(os, kFixedClock).summary(s);
     const auto lines = lines_of(os.str());
     REQUIRE(lines.size() == 1);
     const auto j = json::parse(lines[0]);
@@ -419,6 +444,7 @@ std::string reference_line(const Event& e) {
   sockscope::render::JsonWriter w(buf);
   w.begin_object();
   w.field("ts_ns", e.ts_ns);
+  w.field("ts_wall_ns", e.ts_ns + static_cast<uint64_t>(kWallOffsetNs));
   w.field("layer", events::layer_name(e.layer()));
   w.field("event", events::event_name(e.kind));
   w.field("pid", e.pid);
@@ -578,7 +604,7 @@ TEST_CASE("json: every line is byte for byte JsonWriter's", "[json]") {
   }
   std::ostringstream os;
   {
-    JsonRenderer r(os);
+    JsonRenderer r(os, kFixedClock);
     for (int round = 0; round < 200; ++round)
       for (const Event& e : records) r.event(e);
   }

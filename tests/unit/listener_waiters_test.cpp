@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "fixed_clock.hpp"
 #include "probes/holders.hpp"
 #include "render/explain_json_renderer.hpp"
 #include "render/json_renderer.hpp"
@@ -426,7 +427,7 @@ TEST_CASE("explain json: nginx's connection, the new fields exactly", "[explain]
   Harness h(cfg);
   nginx(h);
   std::ostringstream os;
-  sockscope::render::ExplainJsonRenderer r(os);
+  sockscope::render::ExplainJsonRenderer r(os, sockscope::test::kFixedClock);
   r.connection(only(h));
   r.flush();
   const json j = json::parse(os.str());
@@ -466,7 +467,7 @@ TEST_CASE("explain json: io_uring's unknown fd is null, and the listen record ha
   h.add(kernel_accept(kEst + 50 * kUs, 50000, kLsk, 300, 301, "uring", SK_WAIT_IO_URING, -1));
   h.end();
   std::ostringstream os;
-  sockscope::render::ExplainJsonRenderer r(os);
+  sockscope::render::ExplainJsonRenderer r(os, sockscope::test::kFixedClock);
   r.listener(h.listeners.at(0));
   r.connection(only(h));
   r.flush();
@@ -507,7 +508,7 @@ TEST_CASE("trace: an established record's waiters, in JSON and text, and a nonbl
                        .waiter(124, 124, SYS_epoll_pwait, SK_WAIT_EPOLL, "nginx")
                        .event();
   std::ostringstream js;
-  sockscope::render::JsonRenderer jr(js);
+  sockscope::render::JsonRenderer jr(js, sockscope::test::kFixedClock);
   jr.event(est);
   jr.flush();
   const json j = json::parse(js.str());
@@ -518,7 +519,7 @@ TEST_CASE("trace: an established record's waiters, in JSON and text, and a nonbl
   CHECK(j.at("waiters_complete") == true);
   // Not read: no such keys (older records, backends that cannot).
   std::ostringstream js2;
-  sockscope::render::JsonRenderer jr2(js2);
+  sockscope::render::JsonRenderer jr2(js2, sockscope::test::kFixedClock);
   jr2.event(established_on(kEst, 50000, kLsk, kIno, 100).event());
   jr2.flush();
   CHECK_FALSE(json::parse(js2.str()).contains("waiters"));

@@ -7,12 +7,16 @@
 #include <string>
 
 #include "event_builder.hpp"
+#include "fixed_clock.hpp"
 #include "render/text_renderer.hpp"
 
 using sockscope::events::Event;
 using sockscope::render::LossCounts;
 using sockscope::render::Summary;
 using sockscope::render::TextRenderer;
+using sockscope::render::TimeColumn;
+using sockscope::render::TimeStyle;
+using sockscope::test::kFixedClock;
 using sockscope::test::RawEvent;
 
 namespace {
@@ -232,6 +236,74 @@ TEST_CASE("text: only a failed syscall exit is red", "[text]") {
         "\033[33mkernel  bind       \033[0m 0.0.0.0:80 bound\n"
         "  0.000000   0 process       1       1 x               "
         "\033[36msyscall connect>   \033[0m fd=5 to 0.0.0.0:0 ...\n");
+}
+
+TEST_CASE("text: --time rel is the default: seconds after the first event", "[text][time]") {
+  std::ostringstream asked, by_default;
+  TextRenderer a(asked, false, TimeColumn(TimeStyle::Rel, kFixedClock)), d(by_default, false);
+  for (const Event& e : {bind_ok(), kernel_listen(), syn_in(), bind_in_use()}) {
+    a.event(e);
+    d.event(e);
+  }
+  CHECK(asked.str() == by_default.str());
+  CHECK(asked.str().rfind(kHeader + "  0.000000   1 process", 0) == 0);
+}
+
+TEST_CASE("text: --time mono, CLOCK_MONOTONIC seconds to the nanosecond, the column as wide as the first",
+          "[text][time]") {
+  std::ostringstream os;
+  TextRenderer r(os, false, TimeColumn(TimeStyle::Mono, kFixedClock));
+  // An uptime of hours: five digits of seconds.
+  for (Event e : {bind_ok(), kernel_listen(), bind_in_use()}) {
+    e.ts_ns += 12'344'678'901'234;
+    r.event(e);
+  }
+  CHECK(os.str() ==
+        "        TIME(s) CPU CTX         PID     TID COMM            LAYER   EVENT       DETAILS\n"
+        "12345.678901234   1 process    4242    4242 receiver        syscall bind        "
+        "fd=3 0.0.0.0:10000 = 0 (54.1us)\n"
+        "12345.679021234   1 process    4242    4242 receiver        kernel  listen      "
+        "0.0.0.0:10000 LISTEN backlog=128\n"
+        "12350.888901234   0 process    4250    4250 receiver        syscall bind        "
+        "fd=3 0.0.0.0:10000 = -98 EADDRINUSE (12.3us)\n");
+}
+
+TEST_CASE("text: --time mono, an event earlier than the first has its own time, not a negative one", "[text][time]") {
+  std::ostringstream os;
+  TextRenderer r(os, false, TimeColumn(TimeStyle::Mono, kFixedClock));
+  r.event(kernel_listen());
+  r.event(bind_ok());
+  CHECK(os.str() ==
+        "    TIME(s) CPU CTX         PID     TID COMM            LAYER   EVENT       DETAILS\n"
+        "1.000120000   1 process    4242    4242 receiver        kernel  listen      "
+        "0.0.0.0:10000 LISTEN backlog=128\n"
+        "1.000000000   1 process    4242    4242 receiver        syscall bind        "
+        "fd=3 0.0.0.0:10000 = 0 (54.1us)\n");
+}
+
+TEST_CASE("text: --time wall, the local time of day to the microsecond, as tcpdump", "[text][time]") {
+  std::ostringstream os;
+  TextRenderer r(os, true, TimeColumn(TimeStyle::Wall, kFixedClock));
+  r.event(bind_ok());
+  r.event(kernel_listen());
+  r.event(syn_in());
+  Event late = bind_in_use();
+  late.ts_ns = 3'599'999'999'999;  // cut to the microsecond, never rounded up into the next hour
+  r.event(late);
+  r.summary(Summary{4, {}});
+  // 1 s on the fixed clock: 2026-03-01 00:00:01 UTC, 01:00:01 local.
+  CHECK(os.str() ==
+        "\033[2m           TIME CPU CTX         PID     TID COMM            LAYER   EVENT       DETAILS\033[0m\n"
+        "01:00:01.000000   1 process    4242    4242 receiver        "
+        "\033[36msyscall bind       \033[0m fd=3 0.0.0.0:10000 = 0 (54.1us)\n"
+        "01:00:01.000120   1 process    4242    4242 receiver        "
+        "\033[33mkernel  listen     \033[0m 0.0.0.0:10000 LISTEN backlog=128\n"
+        "01:00:01.002503   3 softirq    4243    4244 sender          "
+        "\033[35mpacket  tcp        \033[0m "
+        "rx lo 127.0.0.1:51946 > 127.0.0.1:10000 [S] seq 3528373741 ack 0 win 65495 len 0\n"
+        "01:59:59.999999   0 process    4250    4250 receiver        "
+        "\033[36msyscall bind       \033[0m \033[31mfd=3 0.0.0.0:10000 = -98 EADDRINUSE (12.3us)\033[0m\n"
+        "-- 4 events, 0 lost\n");
 }
 
 TEST_CASE("text: details for every kind", "[text]") {

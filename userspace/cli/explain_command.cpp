@@ -8,8 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "cli/capture_file.hpp"
 #include "cli/choices.hpp"
 #include "cli/session.hpp"
+#include "cli/time_option.hpp"
 #include "probes/holders.hpp"
 #include "probes/system.hpp"
 #include "probes/tracer.hpp"
@@ -23,23 +25,24 @@ namespace sockscope::cli {
 
 namespace {
 
-// The records' ts_ns is bpf_ktime_get_ns(): CLOCK_MONOTONIC.
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-// --format: each name and the renderer it makes.
-using MakeRenderer = std::unique_ptr<render::ExplainRenderer> (*)(std::ostream&);
-template <typename R>
-std::unique_ptr<render::ExplainRenderer> make(std::ostream& out) {
-  return std::make_unique<R>(out);
-}
+// --format: each name and the renderer it makes, given the run's wall clock
+// and the ladder's time column (--time). Mermaid's times are offsets within
+// the story whatever --time says (it is refused there).
+using MakeRenderer = std::unique_ptr<render::ExplainRenderer> (*)(std::ostream&, const render::WallClock&,
+                                                                  render::TimeColumn);
 constexpr Choices<MakeRenderer, 3> kFormats = {{
-    {"text", make<render::LadderRenderer>},
-    {"json", make<render::ExplainJsonRenderer>},
-    {"mermaid", make<render::MermaidRenderer>},
+    {"text",
+     [](std::ostream& out, const render::WallClock&, render::TimeColumn time)
+         -> std::unique_ptr<render::ExplainRenderer> { return std::make_unique<render::LadderRenderer>(out, time); }},
+    {"json",
+     [](std::ostream& out, const render::WallClock& clock,
+        render::TimeColumn) -> std::unique_ptr<render::ExplainRenderer> {
+       return std::make_unique<render::ExplainJsonRenderer>(out, clock);
+     }},
+    {"mermaid",
+     [](std::ostream& out, const render::WallClock&, render::TimeColumn) -> std::unique_ptr<render::ExplainRenderer> {
+       return std::make_unique<render::MermaidRenderer>(out);
+     }},
 }};
 
 }  // namespace
@@ -51,7 +54,17 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts) {
   auto* format = x->add_option("--format", opts.format, "Output: a ladder with a verdict, JSON Lines, or Mermaid")
                      ->check(one_of(kFormats))
                      ->capture_default_str();
-  x->add_flag("--json", opts.json, "The same as --format json (see README: explain JSON)")->excludes(format);
+  auto* json =
+      x->add_flag("--json", opts.json, "The same as --format json (see README: explain JSON)")->excludes(format);
+  // The ladder's only: JSON has both clocks in every record, and Mermaid's
+  // times are offsets, so a --time there would be ignored: it is refused.
+  auto* time = add_time_option(x, opts.time, "the ladder (--format text)", "the story's first step")->excludes(json);
+  x->final_callback([&opts, time] {
+    if (time->count() > 0 && opts.format != "text")
+      throw CLI::ValidationError("--time",
+                                 "only for --format text (JSON has ts_ns and ts_wall_ns; Mermaid's "
+                                 "times are offsets within each story)");
+  });
   x->add_option("--timeout", opts.timeout_s, "Seconds before an un-accepted connection's story is told anyway")
       ->check(CLI::Range(0.01, 86400.0))
       ->capture_default_str();
@@ -63,24 +76,38 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts) {
 
 int run_explain(const ExplainOptions& opts) {
   std::ios::sync_with_stdio(false);
-  auto renderer = chosen(kFormats, opts.json ? "json" : opts.format)(std::cout);
+  const render::WallClock clock = measure_wall_clock();
+  auto renderer = chosen(kFormats, opts.json ? "json" : opts.format)(
+      std::cout, clock, render::TimeColumn(chosen(kTimeStyles, opts.time), clock));
   track::TrackerConfig cfg;
   cfg.pending_timeout_ns = static_cast<uint64_t>(opts.timeout_s * 1e9);
   // Each listen and connection story names every process holding its
   // listener (a fork after listen(), SCM_RIGHTS), from /proc as it is told.
   cfg.holders = probes::socket_holders;
-  uint64_t listens = 0, failed_binds = 0;
+  uint64_t listens = 0, failed_binds = 0, connections = 0;
+  std::optional<CaptureFile> pcap;
+  if (!opts.filters.pcap.empty()) pcap.emplace(opts.filters.pcap, capture_config(opts.filters, clock, true));
+  // --count: exactly that many connection stories are told, then nothing more.
+  const uint64_t count = opts.filters.count;
+  const auto counted_out = [&] { return count && connections >= count; };
   track::Tracker tracker(cfg, monotonic_ns,
                          track::Sink{
                              [&](const track::Listener& l) {
+                               if (counted_out()) return;
                                ++listens;
                                renderer->listener(l);
                              },
                              [&](const track::BindConflict& b) {
+                               if (counted_out()) return;
                                ++failed_binds;
                                renderer->bind_conflict(b);
                              },
-                             [&](const track::Connection& c) { renderer->connection(c); },
+                             [&](const track::Connection& c) {
+                               if (pcap) pcap->capture().connection(c);
+                               if (counted_out()) return;
+                               ++connections;
+                               renderer->connection(c);
+                             },
                          });
   // A poll tick comes with every 64 KiB of records under load: scanning the
   // open stories that often would cost more than tracking them.
@@ -96,17 +123,25 @@ int run_explain(const ExplainOptions& opts) {
       filters, needs, [&](const events::Event& e) { tracker.add(e); },
       [&](const probes::Tracer& tracer) {
         // Stories open while records were lost say so (records_lost).
-        tracker.records_lost(tracer.losses().total(), monotonic_ns());
-        if (const uint64_t now = monotonic_ns(); now - expired_at >= kExpireEveryNs) {
+        const uint64_t now = monotonic_ns();
+        tracker.records_lost(tracer.losses().total(), now);
+        if (now - expired_at >= kExpireEveryNs) {
           tracker.expire();
           expired_at = now;
         }
+        if (pcap) pcap->capture().tick(now);
         renderer->flush();
         std::cout.flush();
-      });
+        return counted_out();
+      },
+      pcap ? probes::Tracer::RawSink([&](const events::RawPacket& p) { pcap->capture().packet(p); })
+           : probes::Tracer::RawSink());
   tracker.records_lost(r.summary.lost.total(), monotonic_ns());  // the last drain's
-  tracker.finish();
-  render::ExplainSummary summary{r.summary, tracker.stats().told, tracker.stats().evicted, tracker.stats().open_peak};
+  // Stopped by --count, the stories still open are not told: tracing
+  // stopped before their end, and the count is what was asked for.
+  if (!counted_out()) tracker.finish();
+  render::ExplainSummary summary{r.summary, counted_out() ? connections : tracker.stats().told, tracker.stats().evicted,
+                                 tracker.stats().open_peak};
   renderer->summary(summary);
   std::cout.flush();
   using render::plural;
@@ -114,6 +149,10 @@ int run_explain(const ExplainOptions& opts) {
       "sockscope: {}; explained {}, {}, {}{}\n", render::describe(r.summary), plural(listens, "listen", "listens"),
       plural(failed_binds, "failed bind", "failed binds"), plural(summary.connections, "connection", "connections"),
       summary.evicted ? fmt::format(" ({} evicted early to bound memory)", summary.evicted) : std::string());
+  if (pcap) {
+    pcap->finish();
+    std::cerr << "sockscope: " << describe(*pcap) << "\n";
+  }
   return r.exit_code.value_or(0);
 }
 

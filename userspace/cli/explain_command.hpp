@@ -17,6 +17,7 @@ struct ExplainOptions {
   bool json = false;            // --json: the same as --format json
   double timeout_s = 30;        // tell an un-accepted connection after this long
   bool all_records = false;     // --all-records: the kernel sends every record, as for trace
+  std::string time = "rel";     // --time (the ladder, --format text): rel | mono | wall (cli/time_option.hpp)
 };
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& opts);

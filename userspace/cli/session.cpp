@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 
@@ -85,7 +87,8 @@ void drop_privileges(const probes::Tracer& tracer, const std::vector<Need>& need
 
 SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& after_attach,
                           const std::function<void(const events::Event&)>& on_event,
-                          const std::function<void(const probes::Tracer&)>& on_tick) {
+                          const std::function<bool(const probes::Tracer&)>& on_tick,
+                          const probes::Tracer::RawSink& on_raw) {
   probes::TraceConfig cfg = make_trace_config(opts);
   std::optional<spawn::RunAs> as;
   if (!opts.user.empty()) as = spawn::lookup_user(opts.user);
@@ -93,7 +96,7 @@ SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& aft
   probes::check_system();
 
   install_stop_handlers();
-  probes::Tracer tracer(cfg, on_event);
+  probes::Tracer tracer(cfg, on_event, on_raw);
 
   std::optional<spawn::HeldCommand> command;
   if (!opts.command.empty()) {
@@ -122,9 +125,27 @@ SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& aft
 
   SessionResult result;
   std::sig_atomic_t handled = 0;  // signals acted on
+  using Clock = std::chrono::steady_clock;
+  const std::optional<Clock::time_point> deadline =
+      opts.duration_s > 0
+          ? std::optional(Clock::now() +
+                          std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts.duration_s)))
+          : std::nullopt;
   for (;;) {
-    tracer.poll(100);
-    on_tick(tracer);
+    int wait_ms = 100;
+    if (deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - Clock::now()).count();
+      wait_ms = static_cast<int>(std::clamp<decltype(left)>(left, 0, 100));
+    }
+    tracer.poll(wait_ms);
+    if (on_tick(tracer)) {
+      result.stop = Stop::Count;
+      break;
+    }
+    if (deadline && Clock::now() >= *deadline) {
+      result.stop = Stop::Duration;
+      break;
+    }
     if (output_closed()) {
       result.stop = Stop::OutputClosed;
       break;
@@ -148,6 +169,8 @@ SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& aft
   }
   result.summary = events::Summary{tracer.delivered(), tracer.losses()};
   if (result.stop == Stop::OutputClosed) std::cerr << "sockscope: stopping: the output was closed\n";
+  if (result.stop == Stop::Duration)
+    std::cerr << fmt::format("sockscope: stopping: --duration {} s is over\n", opts.duration_s);
   return result;
 }
 

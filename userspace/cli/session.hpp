@@ -11,10 +11,7 @@
 #include "cli/trace_command.hpp"
 #include "events/event.hpp"
 #include "events/loss.hpp"
-
-namespace sockscope::probes {
-class Tracer;
-}
+#include "probes/tracer.hpp"
 
 namespace sockscope::cli {
 
@@ -26,7 +23,7 @@ struct Need {
 };
 
 // Why the session ended, when not by the spawned command's exit.
-enum class Stop { CommandExited, Signal, OutputClosed };
+enum class Stop { CommandExited, Signal, OutputClosed, Duration, Count };
 
 struct SessionResult {
   std::optional<int> exit_code;  // the spawned command's
@@ -35,9 +32,11 @@ struct SessionResult {
 };
 
 // Attaches the probes, starts the command (if any) once they are, and hands
-// every record to on_event, calling on_tick (given the tracer, to ask what
-// it needs) after each poll, until SIGINT, SIGTERM or SIGHUP, a closed
-// standard output, or the command's exit. With a command, the first signal
+// every record to on_event (and, with --pcap, every packet's bytes to
+// on_raw), calling on_tick (given the tracer, to ask what it needs) after
+// each poll, until SIGINT, SIGTERM or SIGHUP, a closed standard output,
+// --duration, on_tick saying it has had enough (--count), or the command's
+// exit. With a command, the first signal
 // is passed on to it (unless it came from the terminal, which signals the
 // command itself) and tracing goes on until it exits; a second one stops at
 // once. A command still running at the end is ended (SIGTERM, then SIGKILL).
@@ -47,6 +46,7 @@ struct SessionResult {
 // the command runs, it creates --ready-file and prints the "sockscope: tracing ..." line.
 SessionResult run_session(const TraceOptions& opts, const std::vector<Need>& after_attach,
                           const std::function<void(const events::Event&)>& on_event,
-                          const std::function<void(const probes::Tracer&)>& on_tick);
+                          const std::function<bool(const probes::Tracer&)>& on_tick,
+                          const probes::Tracer::RawSink& on_raw = {});
 
 }  // namespace sockscope::cli

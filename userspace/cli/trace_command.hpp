@@ -2,6 +2,7 @@
 // spawned command exits.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,16 +21,22 @@ struct TraceOptions {
   bool json = false;
   std::string colour = "auto";
   unsigned ringbuf_mib = 8;
+  std::string pcap;       // --pcap: the pcapng file ("" = none)
+  unsigned snaplen = 0;   // --snaplen: bytes kept of each packet (0: its headers)
+  double duration_s = 0;  // --duration: stop after this long (0: no limit)
+  uint64_t count = 0;     // --count: stop after this many events (explain: connections; 0: no limit)
   std::string backend = "auto";
   std::string ready_file;  // created once every probe is attached ("" = none)
   std::vector<std::string> command;
   std::string user;      // --user: whom the command runs as ("" = as sockscope)
   bool explain = false;  // set by explain, not an option: the records a story is made of
+  // --time (trace's text output): rel | mono | wall (cli/time_option.hpp)
+  std::string time = "rel";
 };
 
 // The options that choose what to trace, shared by trace and explain:
-// --pid, --comm, --port, -4/-6, --backend, --ringbuf-size, --ready-file and
-// the command after --.
+// --pid, --comm, --port, -4/-6, --backend, --ringbuf-size, --pcap,
+// --snaplen, --duration, --count, --ready-file and the command after --.
 void add_filter_options(CLI::App* sub, TraceOptions& opts);
 
 // Registers the subcommand's options on `app`.

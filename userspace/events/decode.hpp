@@ -28,6 +28,24 @@ std::size_t decode_folded(std::span<const std::byte> raw, const Event& rec, std:
 // of a flow that no record came for (probes::Tracer takes them out).
 std::size_t decode_held(const sk_fold_key& key, const sk_fold& fold, std::span<Event, SK_FOLD_SLOTS> out);
 
+// A packet's own bytes (--pcap: SK_PKT_RAW, struct sk_event_raw): the packet
+// record's fields (as an SK_PKT_TCP Event), then what the pcapng file needs.
+struct RawPacket {
+  Event packet;
+  uint32_t len = 0;      // the packet's length from its IP header on
+  int32_t syscall = -1;  // process context: the syscall the task was in (-1: none)
+  bool loopback = false;
+  std::array<char, SK_COMM_LEN> owner_comm{};  // the listener owner's, with kOwnerKnown
+  std::span<const std::byte> bytes;            // caplen bytes from the IP header on; valid during the callback
+  std::string_view owner_comm_view() const;
+};
+
+// Whether `raw` is an SK_PKT_RAW record (by its kind alone).
+bool is_raw_packet(std::span<const std::byte> raw);
+// Decodes an SK_PKT_RAW record into `out` (its bytes point into `raw`);
+// false when it is not one, or its sizes do not add up.
+bool decode_raw(std::span<const std::byte> raw, RawPacket& out);
+
 // One ring-buffer record as every event it stands for, in their order: the
 // packets folded into it, a call's entry, the record, its dequeue. What the
 // reader does with each record, and what the fuzzer (tests/fuzz) drives.

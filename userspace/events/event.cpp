@@ -296,4 +296,34 @@ std::optional<Event> decode(std::span<const std::byte> raw) {
   return e;
 }
 
+std::string_view RawPacket::owner_comm_view() const { return bounded(owner_comm); }
+
+bool is_raw_packet(std::span<const std::byte> raw) {
+  uint32_t kind = 0;
+  if (raw.size() < sizeof(sk_event)) return false;
+  std::memcpy(&kind, raw.data() + offsetof(sk_event, kind), sizeof(kind));
+  return kind == SK_PKT_RAW;
+}
+
+bool decode_raw(std::span<const std::byte> raw, RawPacket& out) {
+  constexpr std::size_t head = sizeof(sk_event) + sizeof(sk_raw);
+  if (!is_raw_packet(raw) || raw.size() < head) return false;
+  sk_raw r;
+  std::memcpy(&r, raw.data() + sizeof(sk_event), sizeof(r));
+  if (r.caplen > SK_PCAP_MAX || raw.size() != head + r.caplen || r.caplen > r.len) return false;
+  // The packet record's fields, decoded as the SK_PKT_TCP record they are
+  // (no waiters, dequeue or folded packets may follow).
+  std::array<std::byte, sizeof(sk_event)> ev;
+  std::memcpy(ev.data(), raw.data(), sizeof(sk_event));
+  const uint32_t tcp = SK_PKT_TCP;
+  std::memcpy(ev.data() + offsetof(sk_event, kind), &tcp, sizeof(tcp));
+  if (!decode_into(ev, out.packet)) return false;
+  out.len = r.len;
+  out.syscall = r.syscall;
+  out.loopback = r.loopback != 0;
+  std::memcpy(out.owner_comm.data(), r.owner_comm, sizeof(r.owner_comm));
+  out.bytes = raw.subspan(head, r.caplen);
+  return true;
+}
+
 }  // namespace sockscope::events

@@ -177,6 +177,35 @@ std::string_view format_ip(uint16_t family, const std::array<uint8_t, 16>& addr,
   return "?";
 }
 
+std::string_view packet_syscall_name(int32_t nr) {
+  if (std::string_view w = wait_syscall_name(nr); !w.empty()) return w;
+  switch (nr) {
+#ifdef SYS_write
+    case SYS_write: return "write";
+#endif
+    case SYS_writev: return "writev";
+    case SYS_pwritev2: return "pwritev2";
+    case SYS_sendto: return "sendto";
+    case SYS_sendmsg: return "sendmsg";
+    case SYS_sendmmsg: return "sendmmsg";
+#ifdef SYS_sendfile
+    case SYS_sendfile: return "sendfile";
+#endif
+    case SYS_splice: return "splice";
+    case SYS_read: return "read";
+    case SYS_readv: return "readv";
+    case SYS_recvfrom: return "recvfrom";
+    case SYS_recvmsg: return "recvmsg";
+    case SYS_recvmmsg: return "recvmmsg";
+    case SYS_close: return "close";
+    case SYS_shutdown: return "shutdown";
+    case SYS_setsockopt: return "setsockopt";
+    case SYS_exit: return "exit";
+    case SYS_exit_group: return "exit_group";
+    default: return "";
+  }
+}
+
 std::string_view wait_syscall_name(int32_t nr) {
   switch (nr) {
     case SYS_accept: return "accept";

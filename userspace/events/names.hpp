@@ -49,6 +49,10 @@ enum class WaitKind : uint8_t { Accept, Epoll, Poll, IoUring, Connect, Unknown }
 WaitKind wait_kind(const Waiter& w);
 // A syscall's name from this architecture's number, for the ones above; "" else.
 std::string_view wait_syscall_name(int32_t nr);
+// The same and the calls that send, receive or end a connection's data
+// ("write", "sendmsg", "recvfrom", "close", "shutdown", ...): what a task
+// was in when its context sent a packet; "" else.
+std::string_view packet_syscall_name(int32_t nr);
 // Address only: "127.0.0.1", "::1".
 std::string format_ip(uint16_t family, const std::array<uint8_t, 16>& addr);
 // The same into the caller's buffer, for the per-event paths: no allocation.

@@ -223,5 +223,6 @@ std::array<uint64_t, N> kernel_symbols(const std::array<std::string_view, N>& na
 }
 
 template std::array<uint64_t, 6> kernel_symbols<6>(const std::array<std::string_view, 6>&);
+template std::array<uint64_t, 2> kernel_symbols<2>(const std::array<std::string_view, 2>&);
 
 }  // namespace sockscope::probes

@@ -39,14 +39,23 @@ constexpr std::array<std::string_view, SK_WAKE_FNS> kWakeFns = {"autoremove_wake
                                                                 "pollwake",
                                                                 "io_poll_wake"};
 
+// page_offset_base and vmemmap_base: the direct map and the struct page
+// array, where the kernel randomises them (bpf/packets.bpf.c, read_packet).
+constexpr std::array<std::string_view, 2> kPageSymbols = {"page_offset_base", "vmemmap_base"};
+
 }  // namespace
 
 void install_libbpf_logger() {
   libbpf_set_print([](enum libbpf_print_level level, const char* fmt, va_list args) -> int {
     if (level == LIBBPF_DEBUG && !spdlog::should_log(spdlog::level::trace)) return 0;
-    char buf[1024];
-    int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
-    std::string_view msg(buf, n > 0 ? std::min<std::size_t>(n, sizeof(buf) - 1) : 0);
+    // Whole: a verifier log comes as one message, and its end says why.
+    va_list again;
+    va_copy(again, args);
+    const int n = std::vsnprintf(nullptr, 0, fmt, again);
+    va_end(again);
+    std::string buf(n > 0 ? static_cast<std::size_t>(n) + 1 : 1, '\0');
+    std::vsnprintf(buf.data(), buf.size(), fmt, args);
+    std::string_view msg(buf.data(), buf.size() - 1);
     while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);
     spdlog::debug("libbpf: {}", msg);
     return 0;
@@ -96,6 +105,10 @@ void Tracer::open_and_load(const TraceConfig& config, const WakeAddresses& wake)
   ro->filter_by_task = config.filter_by_task();
   ro->follow_children = config.follow_children;
   ro->explain_mode = config.explain;
+  ro->pcap_on = config.pcap;
+  ro->pcap_snaplen = config.pcap_snaplen;
+  ro->ksym_page_offset_base = pages_[0];
+  ro->ksym_vmemmap_base = pages_[1];
   explain_ = config.explain;
   // Only explain holds packets (bpf/common.bpf.h, folds): trace's map is a stub.
   if (!config.explain) bpf_map__set_max_entries(skel_->maps.folds, 1);
@@ -119,20 +132,28 @@ void Tracer::open_and_load(const TraceConfig& config, const WakeAddresses& wake)
       for (bpf_program* p : hook_programs(*skel_, c.spec->hook, b)) bpf_program__set_autoload(p, c.chosen == b);
 
   if (int err = sockscope_bpf__load(skel_.get()); err) {
-    if (err == -EPERM || err == -EACCES)
+    if (err == -EPERM)
       throw TraceError(fmt::format("the kernel refused to load the BPF programs ({}); run as root", errstr(err)));
+    // The verifier's refusals are EACCES (and EINVAL): the log says why.
+    if (err == -EACCES)
+      throw TraceError(
+          fmt::format("the kernel's verifier refused a BPF program ({}); run with -vv for its log", errstr(err)));
     throw TraceError(
         fmt::format("loading the BPF programs failed: {} (run with -v for the verifier log)", errstr(err)));
   }
 }
 
-Tracer::Tracer(const TraceConfig& config, Sink sink) : sink_(std::move(sink)) {
+Tracer::Tracer(const TraceConfig& config, Sink sink, RawSink raw) : sink_(std::move(sink)), raw_sink_(std::move(raw)) {
   // Reading /proc/kallsyms is the kernel formatting ~70,000 symbols up to the
   // last wake function (30-40 ms): done on a second thread, beside the
   // backend probes, it is ready by the time the object is opened.
   auto wake_scan = std::async(std::launch::async, [] { return kernel_symbols(kWakeFns); });
+  // --pcap: where struct pages' memory is (a packet's data is in pages).
+  auto page_scan =
+      std::async(config.pcap ? std::launch::async : std::launch::deferred, [] { return kernel_symbols(kPageSymbols); });
   choices_ = choose_backends(config.backend);
   const WakeAddresses wake = wake_scan.get();
+  if (config.pcap) pages_ = page_scan.get();
   try {
     open_and_load(config, wake);
   } catch (const TraceError& e) {
@@ -217,6 +238,16 @@ void Tracer::add_pid(uint32_t tgid) {
 
 int Tracer::on_record(void* self, void* data, std::size_t size) {
   auto* t = static_cast<Tracer*>(self);
+  const std::span record(static_cast<const std::byte*>(data), size);
+  if (events::is_raw_packet(record)) {
+    t->received_++;
+    if (events::decode_raw(record, t->raw_)) {
+      if (t->raw_sink_) t->raw_sink_(t->raw_);
+    } else {
+      t->undecodable_++;
+    }
+    return 0;
+  }
   const std::size_t n = t->expander_.expand(std::span(static_cast<const std::byte*>(data), size), t->sink_);
   t->received_++;
   if (n == 0) t->undecodable_++;

@@ -43,6 +43,11 @@ struct TraceConfig {
   // explain: the kernel sends only the records a story is made of
   // (bpf/common.bpf.h, explain_mode); trace: every record.
   bool explain = false;
+  // --pcap: the kernel also sends each traced packet's bytes to the
+  // RawSink, from its IP header on: its headers, or pcap_snaplen bytes if
+  // more (--snaplen, at most SK_PCAP_MAX).
+  bool pcap = false;
+  uint32_t pcap_snaplen = 0;
 
   // Sockets are selected by their owner task (any of pids, comm, or a spawned command).
   bool filter_by_task() const { return !pids.empty() || !comm.empty() || follow_children; }
@@ -51,10 +56,13 @@ struct TraceConfig {
 class Tracer {
  public:
   using Sink = std::function<void(const events::Event&)>;
+  // --pcap: each packet's bytes (TraceConfig::pcap_snaplen), in ring order
+  // with the events; the bytes are valid during the call only.
+  using RawSink = std::function<void(const events::RawPacket&)>;
 
   // Loads and attaches every probe; throws TraceError on any failure, with
   // nothing left attached.
-  Tracer(const TraceConfig& config, Sink sink);
+  Tracer(const TraceConfig& config, Sink sink, RawSink raw = {});
   ~Tracer();  // detach()es
   // Every program detached: from here on the kernel sends nothing, so a
   // drain() after it reads the last record, and losses() is final.
@@ -101,6 +109,8 @@ class Tracer {
   void open_and_load(const TraceConfig& config, const WakeAddresses& wake);
 
   Sink sink_;
+  RawSink raw_sink_;
+  events::RawPacket raw_;
   std::vector<HookChoice> choices_;
   std::unique_ptr<::sockscope_bpf, SkelDeleter> skel_;
   std::vector<std::unique_ptr<bpf_link, LinkDeleter>> links_;           // tracepoints, raw_tp, sock_ops
@@ -108,6 +118,7 @@ class Tracer {
   std::unique_ptr<ring_buffer, RingDeleter> ring_;
   events::Expander expander_;  // each record, as the events it stands for
   bool explain_ = false;
+  std::array<uint64_t, 2> pages_{};  // --pcap: page_offset_base's and vmemmap_base's addresses
   uint64_t swept_at_ = 0;
   std::vector<sk_fold_key> held_keys_;
   std::array<events::Event, SK_FOLD_SLOTS> held_;

@@ -39,6 +39,14 @@ void field_or_null(JsonWriter& w, std::string_view k, bool known, const T& v) {
   }
 }
 
+// A CLOCK_MONOTONIC time, then the same moment on the wall clock (the key
+// ending in "ts_wall_ns" rather than "ts_ns"), both null when unknown.
+void time_fields(JsonWriter& w, const WallClock& clock, std::string_view mono_key, std::string_view wall_key,
+                 bool known, uint64_t mono_ns) {
+  field_or_null(w, mono_key, known, mono_ns);
+  field_or_null(w, wall_key, known, clock.wall_ns(mono_ns));
+}
+
 void task_fields(JsonWriter& w, std::string_view pid_key, std::string_view comm_key, const track::Task* t) {
   field_or_null(w, pid_key, t != nullptr, t ? t->pid : 0u);
   field_or_null(w, comm_key, t != nullptr, t ? std::string_view(t->comm) : std::string_view());
@@ -101,7 +109,7 @@ void step_facts(JsonWriter& w, const Step& s) {
 }
 
 // The client host's part (null when the client is not on this host).
-void client_side_object(JsonWriter& w, const Connection& c) {
+void client_side_object(JsonWriter& w, const Connection& c, const WallClock& clock) {
   const track::ClientSide& cs = c.client_side;
   w.key("client_side");
   if (!cs.seen) {
@@ -117,15 +125,15 @@ void client_side_object(JsonWriter& w, const Connection& c) {
   task_fields(w, "syn_pid", "syn_comm", cs.syn_tx_ns != 0 ? &cs.syn_task : nullptr);
   field_or_null(w, "syn_ctx", cs.syn_tx_ns != 0, events::ctx_name(cs.syn_ctx));
   w.field("syns_sent", cs.syns_sent);
-  field_or_null(w, "syn_tx_ts_ns", cs.syn_tx_ns != 0, cs.syn_tx_ns);
-  field_or_null(w, "synack_rx_ts_ns", cs.synack_rx_ns != 0, cs.synack_rx_ns);
-  field_or_null(w, "ack_tx_ts_ns", cs.ack_tx_ns != 0, cs.ack_tx_ns);
-  field_or_null(w, "established_ts_ns", est, cs.established_ns);
-  field_or_null(w, "rst_rx_ts_ns", cs.rst_rx_ns != 0, cs.rst_rx_ns);
+  time_fields(w, clock, "syn_tx_ts_ns", "syn_tx_ts_wall_ns", cs.syn_tx_ns != 0, cs.syn_tx_ns);
+  time_fields(w, clock, "synack_rx_ts_ns", "synack_rx_ts_wall_ns", cs.synack_rx_ns != 0, cs.synack_rx_ns);
+  time_fields(w, clock, "ack_tx_ts_ns", "ack_tx_ts_wall_ns", cs.ack_tx_ns != 0, cs.ack_tx_ns);
+  time_fields(w, clock, "established_ts_ns", "established_ts_wall_ns", est, cs.established_ns);
+  time_fields(w, clock, "rst_rx_ts_ns", "rst_rx_ts_wall_ns", cs.rst_rx_ns != 0, cs.rst_rx_ns);
   field_or_null(w, "connect_ret", c.connect_ret.has_value(), c.connect_ret.value_or(0));
   const bool failed = c.connect_ret && *c.connect_ret < 0;
   field_or_null(w, "connect_errno", failed, failed ? events::errno_name(events::errno_of(*c.connect_ret)) : "");
-  field_or_null(w, "connect_exit_ts_ns", cs.connect_exit_ns != 0, cs.connect_exit_ns);
+  time_fields(w, clock, "connect_exit_ts_ns", "connect_exit_ts_wall_ns", cs.connect_exit_ns != 0, cs.connect_exit_ns);
   w.field("nonblocking", cs.nonblocking);
   w.key("waiters");
   if (!cs.waiters) {
@@ -146,7 +154,7 @@ void client_side_object(JsonWriter& w, const Connection& c) {
   field_or_null(w, "so_error", cs.so_error.has_value(), cs.so_error.value_or(0));
   const bool so_failed = cs.so_error && *cs.so_error != 0;
   field_or_null(w, "so_errno", so_failed, so_failed ? events::errno_name(*cs.so_error) : "");
-  field_or_null(w, "so_error_ts_ns", cs.so_error.has_value(), cs.so_error_ns);
+  time_fields(w, clock, "so_error_ts_ns", "so_error_ts_wall_ns", cs.so_error.has_value(), cs.so_error_ns);
   w.end_object();
 }
 
@@ -157,12 +165,13 @@ void pids_array(JsonWriter& w, std::string_view k, const std::vector<uint32_t>& 
   w.end_array();
 }
 
-void steps_array(JsonWriter& w, const Connection& c) {
+void steps_array(JsonWriter& w, const Connection& c, const WallClock& clock) {
   w.key("steps");
   w.begin_array_value();
   for (const Step& s : c.steps) {
     w.begin_object();
     w.field("ts_ns", s.ts_ns);
+    w.field("ts_wall_ns", clock.wall_ns(s.ts_ns));
     w.field("kind", track::step_kind_name(s.kind));
     w.field("lane", lane_name(s.lane));
     w.key("packet");  // a packet's direction on the wire; null for calls and kernel steps
@@ -183,11 +192,12 @@ void steps_array(JsonWriter& w, const Connection& c) {
 }
 
 // Opens a listen or bind_conflict record: the fields both begin with.
-void record_head(JsonWriter& w, std::string_view type, uint64_t ts_ns, uint32_t netns, const track::Endpoint& local,
-                 const track::Task& task) {
+void record_head(JsonWriter& w, const WallClock& clock, std::string_view type, uint64_t ts_ns, uint32_t netns,
+                 const track::Endpoint& local, const track::Task& task) {
   w.begin_object();
   w.field("type", type);
   w.field("ts_ns", ts_ns);
+  w.field("ts_wall_ns", clock.wall_ns(ts_ns));
   w.field("netns", netns);
   w.field("family", events::family_name(local.family));
   w.field("local", local.str());
@@ -209,7 +219,7 @@ void ExplainJsonRenderer::flush() {
 
 void ExplainJsonRenderer::listener(const track::Listener& l) {
   JsonWriter w(line_);
-  record_head(w, "listen", l.listen_ns, l.netns, l.local, l.owner);
+  record_head(w, clock_, "listen", l.listen_ns, l.netns, l.local, l.owner);
   w.field("backlog", l.backlog);
   field_or_null(w, "ino", l.ino != 0, l.ino);
   pids_array(w, "listener_pids", l.pids);
@@ -221,7 +231,7 @@ void ExplainJsonRenderer::listener(const track::Listener& l) {
 
 void ExplainJsonRenderer::bind_conflict(const track::BindConflict& b) {
   JsonWriter w(line_);
-  record_head(w, "bind_conflict", b.ts_ns, b.netns, b.wanted, b.caller);
+  record_head(w, clock_, "bind_conflict", b.ts_ns, b.netns, b.wanted, b.caller);
   w.field("errno", events::errno_name(b.err));
   task_fields(w, "holder_pid", "holder_comm", b.holder ? &*b.holder : nullptr);
   w.field("holder_listening", b.holder_listening);
@@ -267,9 +277,9 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   w.field("syns", c.syns);
   w.field("syns_dropped", c.syns_dropped);
   w.field("synack_retransmits", c.synack_retransmits);
-  field_or_null(w, "first_syn_ts_ns", c.first_syn_ns != 0, c.first_syn_ns);
-  field_or_null(w, "established_ts_ns", c.established, c.established_ns);
-  field_or_null(w, "accept_ts_ns", c.accepted, c.accept_ns);
+  time_fields(w, clock_, "first_syn_ts_ns", "first_syn_ts_wall_ns", c.first_syn_ns != 0, c.first_syn_ns);
+  time_fields(w, clock_, "established_ts_ns", "established_ts_wall_ns", c.established, c.established_ns);
+  time_fields(w, clock_, "accept_ts_ns", "accept_ts_wall_ns", c.accepted, c.accept_ns);
   field_or_null(w, "handshake_ns", c.established && c.first_syn_ns != 0, c.handshake_ns());
   field_or_null(w, "accept_delay_ns", c.established && c.accepted, c.accept_delay_ns());
   w.field("queue_len", c.queue_len);
@@ -289,10 +299,10 @@ void ExplainJsonRenderer::connection(const Connection& c) {
   backend_or_null(w, "established", c.backends.established);
   backend_or_null(w, "accept", c.backends.accept);
   w.end_object();
-  client_side_object(w, c);
+  client_side_object(w, c, clock_);
   w.field("records_lost", c.records_lost);
   w.field("verdict", verdict(c));
-  steps_array(w, c);
+  steps_array(w, c, clock_);
   w.end_object();
   end_record();
 }

@@ -176,7 +176,9 @@ std::string_view JsonRenderer::AddressText::text(uint16_t family, const std::arr
   return {text_, len_};
 }
 
-JsonRenderer::JsonRenderer(std::ostream& os) : os_(os) { buf_.resize(kBatchBytes + kLineBytes); }
+JsonRenderer::JsonRenderer(std::ostream& os, const WallClock& clock) : os_(os), clock_(clock) {
+  buf_.resize(kBatchBytes + kLineBytes);
+}
 
 char* JsonRenderer::reserve(std::size_t n) {
   if (buf_.size() - len_ < n) buf_.resize(len_ + n);
@@ -188,6 +190,8 @@ void JsonRenderer::event(const Event& e) {
   const Layer layer = e.layer();
   w.raw(R"({"ts_ns":)");
   w.number(e.ts_ns);
+  w.raw(R"(,"ts_wall_ns":)");
+  w.number(clock_.wall_ns(e.ts_ns));
   const Fragments& f = fragments();
   if (const auto k = static_cast<std::size_t>(e.kind); k < Fragments::kKinds) {
     w.raw(f.layer_and_event[k]);

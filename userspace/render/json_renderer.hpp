@@ -7,6 +7,7 @@
 #include <ostream>
 #include <string>
 
+#include "render/clock.hpp"
 #include "render/renderer.hpp"
 
 namespace sockscope::render {
@@ -23,7 +24,8 @@ namespace sockscope::render {
 class JsonRenderer final : public Renderer {
  public:
   static constexpr std::size_t kBatchBytes = 64 * 1024;
-  explicit JsonRenderer(std::ostream& os);
+  // Every record's ts_wall_ns is its ts_ns on `clock`.
+  JsonRenderer(std::ostream& os, const WallClock& clock);
   ~JsonRenderer() override { flush(); }
   JsonRenderer(const JsonRenderer&) = delete;
   JsonRenderer& operator=(const JsonRenderer&) = delete;
@@ -38,6 +40,7 @@ class JsonRenderer final : public Renderer {
   char* reserve(std::size_t n);
 
   std::ostream& os_;
+  WallClock clock_;
   std::string buf_;      // sized once; bytes [0, len_) are the held lines
   std::size_t len_ = 0;  // no allocation per event
   std::string scratch_;  // escaped strings that are not plain ASCII (rare)

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/names.hpp"
 #include "render/duration.hpp"
@@ -20,7 +22,7 @@ namespace {
 // Fixed widths keep every ladder aligned the same way whatever its texts; a
 // text wider than its column pushes the rest of its row right rather than
 // being cut, since a truncated errno or address would mislead.
-constexpr std::size_t kTimeWidth = 11;  // "+5210.123ms"
+constexpr std::size_t kTimeWidth = 11;  // "+5210.123ms"; at least this with --time mono or wall
 constexpr std::size_t kClientWidth = 30;
 constexpr std::size_t kKernelWidth = 56;
 // Packets are arrows across the client and kernel columns, two spaces short
@@ -94,13 +96,25 @@ void LadderRenderer::connection(const Connection& c) {
                              : c.listener                   ? task_title("server", c.listener->owner)
                                                             : "server";
   const char* kernel = c.client_only ? "kernel (client host)" : "kernel (server host)";
-  put_line(os_, cell(fmt::format("{:>{}}", "time", kTimeWidth), kTimeWidth + 2) + cell(client, kClientWidth) +
-                    cell(kernel, kKernelWidth) + server);
   const uint64_t t0 = c.steps.empty() ? 0 : c.steps.front().ts_ns;
+  std::vector<std::string> times;
+  times.reserve(c.steps.size());
+  // An offset wider than the column pushes its row, as any text does; a
+  // monotonic time (as many digits as the uptime's seconds) or a time of day
+  // widens the column for the whole story instead.
+  std::size_t width = kTimeWidth;
   for (const Step& s : c.steps) {
-    put_line(os_, cell(fmt::format("{:>{}}", offset(s.ts_ns, t0, DurationStyle::Millis), kTimeWidth), kTimeWidth + 2) +
-                      columns(s));
+    if (time_.style() == TimeStyle::Rel) {
+      times.push_back(offset(s.ts_ns, t0, DurationStyle::Millis));
+    } else {
+      times.push_back(time_.absolute(s.ts_ns));
+      width = std::max(width, times.back().size());
+    }
   }
+  put_line(os_, cell(fmt::format("{:>{}}", "time", width), width + 2) + cell(client, kClientWidth) +
+                    cell(kernel, kKernelWidth) + server);
+  for (std::size_t i = 0; i < c.steps.size(); ++i)
+    put_line(os_, cell(fmt::format("{:>{}}", times[i], width), width + 2) + columns(c.steps[i]));
   os_ << "verdict: " << verdict(c) << "\n";
   if (c.records_lost)
     os_ << "note: records were lost while this connection was traced (the ring buffer was full): this story may "

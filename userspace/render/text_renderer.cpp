@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "events/names.hpp"
 #include "render/duration.hpp"
 
@@ -110,20 +112,30 @@ std::string TextRenderer::details(const Event& e) {
 }
 
 void TextRenderer::event(const Event& e) {
+  if (!t0_) t0_ = e.ts_ns;
+  std::string time;
+  if (time_.style() == TimeStyle::Rel) {
+    const double rel =
+        e.ts_ns >= *t0_ ? static_cast<double>(e.ts_ns - *t0_) / 1e9 : -static_cast<double>(*t0_ - e.ts_ns) / 1e9;
+    time = fmt::format("{:.6f}", rel);
+  } else {
+    time = time_.absolute(e.ts_ns);
+  }
   if (!header_done_) {
     header_done_ = true;
-    std::string h = fmt::format("{:>10} {:>3} {:<7} {:>7} {:>7} {:<15} {:<7} {:<11} {}\n", "TIME(s)", "CPU", "CTX",
-                                "PID", "TID", "COMM", "LAYER", "EVENT", "DETAILS");
+    // Seconds where the column's numbers have no unit; a time of day is one.
+    const char* label = time_.style() == TimeStyle::Wall ? "TIME" : "TIME(s)";
+    time_width_ = std::max<std::size_t>(10, time.size());
+    std::string h = fmt::format("{:>{}} {:>3} {:<7} {:>7} {:>7} {:<15} {:<7} {:<11} {}\n", label, time_width_, "CPU",
+                                "CTX", "PID", "TID", "COMM", "LAYER", "EVENT", "DETAILS");
     if (colour_) h = kDim + h.substr(0, h.size() - 1) + kReset + "\n";
     os_ << h;
   }
-  if (!t0_) t0_ = e.ts_ns;
-  double rel = e.ts_ns >= *t0_ ? static_cast<double>(e.ts_ns - *t0_) / 1e9 : -static_cast<double>(*t0_ - e.ts_ns) / 1e9;
   std::string comm(e.comm_view());
   std::string name(events::event_name(e.kind));
   if (e.layer() == Layer::Syscall && e.phase == Phase::Enter) name += ">";
-  std::string line =
-      fmt::format("{:>10.6f} {:>3} {:<7} {:>7} {:>7} {:<15} ", rel, e.cpu, events::ctx_name(e.ctx), e.pid, e.tid, comm);
+  std::string line = fmt::format("{:>{}} {:>3} {:<7} {:>7} {:>7} {:<15} ", time, time_width_, e.cpu,
+                                 events::ctx_name(e.ctx), e.pid, e.tid, comm);
   std::string layer = fmt::format("{:<7} {:<11}", events::layer_name(e.layer()), name);
   std::string det = details(e);
   if (colour_) {
