@@ -49,10 +49,14 @@ fi
 
 bench_start=$(date +%s)
 bash .ci/install-deps.sh
-TARGETS="sockscope storm" bash .ci/build.sh >/dev/null  # only what the bench runs
+# SOCKSCOPE_BUILD_DIR: a build tree made already (tests/run.sh: build-release/);
+# else build/, with only what the bench runs.
+build=${SOCKSCOPE_BUILD_DIR:-build}
+[[ -n ${SOCKSCOPE_BUILD_DIR:-} ]] || TARGETS="sockscope storm" bash .ci/build.sh >/dev/null
 built=$(date +%s)
-storm=$PWD/build/tests/storm
-sockscope=$PWD/build/sockscope
+storm=$PWD/$build/tests/storm
+sockscope=$PWD/$build/sockscope
+[[ -x $storm && -x $sockscope ]] || { echo "bench: no $storm or $sockscope: build them first" >&2; exit 1; }
 work=$(mktemp -d)
 tracer=''
 stats_before=''

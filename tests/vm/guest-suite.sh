@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Inside a guest booted by tests/vm/run.sh: the integration suite once per
 # backend. Prints one line per backend and exits non-zero if any failed.
-#   bash tests/vm/guest-suite.sh [BACKEND...]   (default: fentry kprobe tracepoint auto)
+#   bash tests/vm/guest-suite.sh [--build-dir DIR] [BACKEND...]
+#   (default: build/; fentry kprobe tracepoint auto)
 # Under software emulation each tracer start costs seconds, so the guests run
 # the tests tagged [vm] (every hook's records, the accept that began before
 # tracing, the explain verdicts on loopback and veth, filters, E5, who waits
@@ -11,12 +12,17 @@
 # A spec that selects no test fails the run (exit code, not the summary text).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-suite=build/tests/integration_tests
+build=build
+if [[ ${1:-} == --build-dir ]]; then
+  build=$2
+  shift 2
+fi
+suite=$build/tests/integration_tests
 backends=("$@")
 [[ ${#backends[@]} -gt 0 ]] || backends=(fentry kprobe tracepoint auto)
 
 echo "guest: Linux $(uname -r)"
-build/sockscope doctor | sed -n '/^hook /,/^$/p'
+"$build"/sockscope doctor | sed -n '/^hook /,/^$/p'
 failed=0
 for b in "${backends[@]}"; do
   spec=${SOCKSCOPE_VM_TESTS:-[vm]}

@@ -9,6 +9,8 @@
 # printed whole once it ends, so that the two never interleave.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# The build tree the guests run (SOCKSCOPE_BUILD_DIR; default build/).
+build=${SOCKSCOPE_BUILD_DIR:-build}
 kernels=("$@")
 [[ ${#kernels[@]} -gt 0 ]] || kernels=(6.1 6.12)
 # Fetched one at a time (apt), before any boots.
@@ -20,7 +22,8 @@ trap 'rm -rf "$out"' EXIT
 run_one() { # KERNEL: the suite, its output to $out/KERNEL, its verdict last
   local start
   start=$(date +%s)
-  if bash tests/vm/run.sh --kernel "$1" --timeout 1200 -- bash tests/vm/guest-suite.sh >"$out/$1" 2>&1; then
+  if bash tests/vm/run.sh --kernel "$1" --timeout 1200 -- bash tests/vm/guest-suite.sh --build-dir "$build" \
+    >"$out/$1" 2>&1; then
     echo "== Linux $1: passed in $(($(date +%s) - start)) s" >>"$out/$1"
   else
     echo "== Linux $1: FAILED after $(($(date +%s) - start)) s" >>"$out/$1"
