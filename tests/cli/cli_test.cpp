@@ -180,7 +180,7 @@ TEST_CASE("a ready file that cannot be written: one line and exit 1, before anyt
   CHECK(o.err == c.says);
 }
 
-TEST_CASE("a pcap file that cannot be written: one line and exit 1; a run that fails leaves none behind", "[cli]") {
+TEST_CASE("a pcap file that cannot be written: one line and exit 1, and a run that fails leaves none behind", "[cli]") {
   const std::string sub = GENERATE("trace", "explain");
   Outcome o = run({SOCKSCOPE_BIN, sub, "--port", "9", "--pcap", "/nonexistent-dir/out.pcapng"});
   INFO("stderr: " << o.err);

@@ -115,7 +115,7 @@ TEST_CASE("trace | head -1: sockscope ends within a second of head, with its sum
   for (const auto& f : {first, err, ready}) unlink(f.c_str());
 }
 
-TEST_CASE("--duration: sockscope stops by itself after that long, as on Ctrl-C", "[stop]") {
+TEST_CASE("stopping by --duration: sockscope stops by itself after that long, as on Ctrl-C", "[stop]") {
   const std::string sub = GENERATE("trace", "explain");
   INFO(sub);
   const int port = next_port();
@@ -147,7 +147,7 @@ TEST_CASE("--duration: sockscope stops by itself after that long, as on Ctrl-C",
   unlink(ready.c_str());
 }
 
-TEST_CASE("--count: trace shows exactly N events, explain tells exactly N connections, then each stops", "[stop]") {
+TEST_CASE("stopping by --count: trace shows exactly N events, explain tells exactly N connections, then each stops", "[stop]") {
   const std::string sub = GENERATE("trace", "explain");
   INFO(sub);
   const int port = next_port();

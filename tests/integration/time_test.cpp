@@ -119,7 +119,7 @@ TEST_CASE("explain --json: every *ts_ns has its *ts_wall_ns, at one offset, the 
   CHECK(std::llabs(*offsets.begin() - before) < 1'000'000'000);
 }
 
-TEST_CASE("--time wall and mono: the text outputs' times are now, on the host's clocks", "[time]") {
+TEST_CASE("time: --time wall and mono, the text outputs' times are now, on the host's clocks", "[time]") {
   const std::string sub = GENERATE("trace", "explain");
   const std::string style = GENERATE("wall", "mono");
   INFO(sub << " --time " << style);

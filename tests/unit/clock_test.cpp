@@ -55,7 +55,7 @@ TEST_CASE("clock: monotonic seconds, to the nanosecond", "[clock][time]") {
   CHECK(monotonic_seconds(UINT64_MAX) == "18446744073.709551615");
 }
 
-TEST_CASE("clock: a time column's absolute times; the relative one is each output's own", "[clock][time]") {
+TEST_CASE("clock: a time column's absolute times, and the relative one is each output's own", "[clock][time]") {
   const uint64_t ts = 12'345'678'901'234;
   CHECK(TimeColumn().style() == TimeStyle::Rel);
   CHECK(TimeColumn().absolute(ts).empty());

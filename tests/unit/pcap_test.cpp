@@ -230,7 +230,7 @@ TEST_CASE("pcapng: a packet block's bytes, padded, with its comment and directio
   CHECK(render::pcapng::enhanced_packet(0, 0, data, 3, render::PacketDirection::Unknown, "").size() == 36);
 }
 
-TEST_CASE("decode_raw: a packet's bytes come with it; wrong sizes are refused", "[pcap]") {
+TEST_CASE("decode_raw: a packet's bytes come with it, and wrong sizes are refused", "[pcap]") {
   const auto rec = record(kHandshake[0]);
   events::RawPacket p;
   REQUIRE(events::decode_raw(rec, p));
@@ -251,7 +251,7 @@ TEST_CASE("decode_raw: a packet's bytes come with it; wrong sizes are refused", 
   CHECK_FALSE(events::decode_raw(RawEvent().kind(SK_PKT_TCP).bytes(), p));
 }
 
-TEST_CASE("capture: loopback packets are one frame each, commented on both ends; the final ACK waits for the verdict",
+TEST_CASE("capture: loopback packets are one frame each, commented on both ends, and the final ACK waits for the verdict",
           "[pcap]") {
   std::ostringstream out;
   render::CaptureConfig cfg;
