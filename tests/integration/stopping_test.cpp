@@ -147,7 +147,8 @@ TEST_CASE("stopping by --duration: sockscope stops by itself after that long, as
   unlink(ready.c_str());
 }
 
-TEST_CASE("stopping by --count: trace shows exactly N events, explain tells exactly N connections, then each stops", "[stop]") {
+TEST_CASE("stopping by --count: trace shows exactly N events, explain tells exactly N connections, then each stops",
+          "[stop]") {
   const std::string sub = GENERATE("trace", "explain");
   INFO(sub);
   const int port = next_port();

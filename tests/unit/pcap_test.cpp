@@ -251,8 +251,9 @@ TEST_CASE("decode_raw: a packet's bytes come with it, and wrong sizes are refuse
   CHECK_FALSE(events::decode_raw(RawEvent().kind(SK_PKT_TCP).bytes(), p));
 }
 
-TEST_CASE("capture: loopback packets are one frame each, commented on both ends, and the final ACK waits for the verdict",
-          "[pcap]") {
+TEST_CASE(
+    "capture: loopback packets are one frame each, commented on both ends, and the final ACK waits for the verdict",
+    "[pcap]") {
   std::ostringstream out;
   render::CaptureConfig cfg;
   cfg.wall_offset_ns = 1'000'000;
