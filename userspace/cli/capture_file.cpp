@@ -1,7 +1,5 @@
 #include "cli/capture_file.hpp"
 
-#include <time.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -41,12 +39,6 @@ render::CaptureConfig capture_config(const TraceOptions& opts, const render::Wal
   c.snaplen = opts.snaplen;
   c.verdicts = verdicts;
   return c;
-}
-
-uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 std::string describe(const CaptureFile& f) {

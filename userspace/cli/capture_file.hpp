@@ -39,9 +39,6 @@ class CaptureFile {
 // holds each final ACK for its story.
 render::CaptureConfig capture_config(const TraceOptions& opts, const render::WallClock& clock, bool verdicts);
 
-// CLOCK_MONOTONIC now: the records' clock (bpf_ktime_get_ns()).
-uint64_t monotonic_ns();
-
 // The --pcap line of the closing summary on stderr: "wrote 12 packets to
 // out.pcapng (3 final ACKs with their verdicts)".
 std::string describe(const CaptureFile& f);

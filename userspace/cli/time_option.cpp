@@ -51,4 +51,10 @@ render::WallClock measure_wall_clock() {
   return render::WallClock(offset, utc_offset);
 }
 
+uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ns_of(ts));
+}
+
 }  // namespace sockscope::cli

@@ -3,6 +3,7 @@
 // times with (the JSON outputs' ts_wall_ns).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -27,5 +28,8 @@ CLI::Option* add_time_option(CLI::App* sub, std::string& value, const std::strin
 // CLOCK_REALTIME minus CLOCK_MONOTONIC, and the local time zone's offset,
 // read now. Called once, at start: every wall time of the run comes from it.
 render::WallClock measure_wall_clock();
+
+// CLOCK_MONOTONIC now: the records' clock (bpf_ktime_get_ns()).
+uint64_t monotonic_ns();
 
 }  // namespace sockscope::cli
