@@ -28,15 +28,6 @@ std::vector<std::string> sockscope_argv(const std::string& sub, const std::strin
   return v;
 }
 
-// One connection to `port` on loopback: the tutorial's pair.
-void one_connection(int port) {
-  Process r({RECEIVER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port)});
-  REQUIRE(r.wait_stdout("listen backlog"));
-  Process s({SENDER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port), "--timeout", "20"});
-  REQUIRE(s.wait() == 0);
-  REQUIRE(r.wait() == 0);
-}
-
 // The pid of the spawned command, from sockscope's "Running CMD as pid N".
 pid_t spawned_pid(Process& tracer) {
   auto line = tracer.wait_stderr("as pid ");
@@ -68,7 +59,7 @@ TEST_CASE(
   const std::string ready = ready_path(), out = temp_path("stop");
   Process tracer(sockscope_argv(sub, ready, {"--json", "--port", std::to_string(port)}), out);
   REQUIRE(wait_ready(tracer, ready, 20s));
-  one_connection(port);
+  one_loopback_connection(port);
   tracer.signal(sig);
   REQUIRE(tracer.wait(10s) == 0);
   const std::string err = tracer.stderr_text();
@@ -100,7 +91,7 @@ TEST_CASE("trace | head -1: sockscope ends within a second of head, with its sum
   // pipefail: the pipeline's status is sockscope's, not head's.
   Process pipeline({"bash", "-c", "set -o pipefail; " + line + "2>" + err + " | head -1 >" + first});
   REQUIRE(wait_ready(pipeline, ready, 20s));
-  one_connection(port);  // records flow: head takes the first line and exits
+  one_loopback_connection(port);  // records flow: head takes the first line and exits
   REQUIRE(wait_until([&] { return read_file(first).find('\n') != std::string::npos; }, 10s));
   const uint64_t head_done = monotonic_ns();
   const auto code = pipeline.wait(10s);
@@ -124,7 +115,7 @@ TEST_CASE("stopping by --duration: sockscope stops by itself after that long, as
   Process tracer(sockscope_argv(sub, ready, {"--json", "--port", std::to_string(port), "--duration", "2"}), out);
   REQUIRE(wait_ready(tracer, ready, 20s));
   const uint64_t attached = monotonic_ns();
-  one_connection(port);
+  one_loopback_connection(port);
   REQUIRE(tracer.wait(20s) == 0);
   const double ran = static_cast<double>(monotonic_ns() - attached) / 1e9;
   const std::string err = tracer.stderr_text();
@@ -159,8 +150,8 @@ TEST_CASE("stopping by --count: trace shows exactly N events, explain tells exac
   REQUIRE(wait_ready(tracer, ready, 20s));
   // trace: one connection makes far more than 5 events, in one poll's
   // batch: the count cuts it; explain: two connections, and nothing more.
-  one_connection(port);
-  if (sub == "explain") one_connection(port);
+  one_loopback_connection(port);
+  if (sub == "explain") one_loopback_connection(port);
   REQUIRE(tracer.wait(20s) == 0);
   const std::string err = tracer.stderr_text();
   INFO(err);

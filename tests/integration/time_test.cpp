@@ -22,15 +22,6 @@ int next_port() {
   return port++;
 }
 
-// One connection to `port` on loopback: the tutorial's pair.
-void one_connection(int port) {
-  Process r({RECEIVER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port)});
-  REQUIRE(r.wait_stdout("listen backlog"));
-  Process s({SENDER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port), "--timeout", "20"});
-  REQUIRE(s.wait() == 0);
-  REQUIRE(r.wait() == 0);
-}
-
 int64_t ns_of(const timespec& ts) { return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec; }
 
 // CLOCK_REALTIME minus CLOCK_MONOTONIC, as this process sees it now.
@@ -77,7 +68,7 @@ TEST_CASE("trace --json: every record's ts_wall_ns is its ts_ns plus one offset,
   const int port = next_port();
   const int64_t before = host_offset_ns();
   TraceRun trace({"--port", std::to_string(port)});
-  one_connection(port);
+  one_loopback_connection(port);
   Records rs = trace.stop();
   const int64_t after = host_offset_ns();
   REQUIRE(rs.size() > 10);
@@ -105,7 +96,7 @@ TEST_CASE("explain --json: every *ts_ns has its *ts_wall_ns, at one offset, the 
   const int port = next_port();
   const int64_t before = host_offset_ns();
   TraceRun explain({"--port", std::to_string(port)}, "explain");
-  one_connection(port);
+  one_loopback_connection(port);
   Records rs = explain.stop();
   REQUIRE(of_type(rs, "connection").size() == 1);
   REQUIRE(of_type(rs, "listen").size() == 1);
@@ -130,7 +121,7 @@ TEST_CASE("time: --time wall and mono, the text outputs' times are now, on the h
   if (const char* b = forced_backend()) argv.insert(argv.end(), {"--backend", b});
   Process tracer(argv, out);
   REQUIRE(wait_ready(tracer, ready, 20s));
-  one_connection(port);
+  one_loopback_connection(port);
   tracer.signal(SIGINT);
   REQUIRE(tracer.wait(20s) == 0);
   // Now, on the clock the column shows: the local second of the day, or

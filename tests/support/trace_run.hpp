@@ -91,6 +91,15 @@ inline std::vector<std::string> stories_as_facts(const Records& rs) {
   return out;
 }
 
+// One connection to `port` on loopback: the tutorial's pair, each run to its end.
+inline void one_loopback_connection(int port) {
+  Process r({RECEIVER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port)});
+  REQUIRE(r.wait_stdout("listen backlog"));
+  Process s({SENDER_BIN, "--host", "127.0.0.1", "--port", std::to_string(port), "--timeout", "20"});
+  REQUIRE(s.wait() == 0);
+  REQUIRE(r.wait() == 0);
+}
+
 enum class Twin { None, AllRecords };
 
 class TraceRun {
